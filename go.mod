@@ -1,0 +1,20 @@
+module github.com/thingpost/thingpost
+
+go 1.26.8
+
+require (
+	github.com/BurntSushi/toml v1.6.0
+	github.com/ProtonMail/go-crypto v1.5.2
+	github.com/emersion/go-imap/v2 v2.0.0-beta.8
+	github.com/emersion/go-message v0.18.2
+	github.com/emersion/go-msgauth v0.7.0
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6
+	github.com/emersion/go-smtp v0.25.1
+	go.etcd.io/bbolt v1.5.0
+	golang.org/x/crypto v0.59.0
+)
+
+require (
+	github.com/cloudflare/circl v1.6.3 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
