@@ -1,0 +1,482 @@
+package homenode
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ConfigFile is the name of the configuration file inside the data directory.
+const ConfigFile = "homenode.toml"
+
+// DefaultMaxMessageSize is the SMTP size limit when the config names none.
+const DefaultMaxMessageSize = 32 << 20
+
+// ErrBadConfig marks every configuration problem (errors.Is); the error itself
+// is a *ConfigError.
+var ErrBadConfig = errors.New("bad config")
+
+// ConfigError is one configuration problem, located as precisely as known.
+type ConfigError struct {
+	File string // may be empty for configs built in code
+	Line int    // 0 when unknown
+	Key  string // e.g. "listen.plain_imap"; may be empty
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			fmt.Fprintf(&b, ":%d", e.Line)
+		}
+		b.WriteString(": ")
+	}
+	if e.Key != "" {
+		b.WriteString(e.Key)
+		b.WriteString(": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Is makes errors.Is(err, ErrBadConfig) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrBadConfig }
+
+// Config is the whole node configuration. Relative paths are relative to Dir.
+type Config struct {
+	// Dir is the data directory (config, keys, mail.db). Not read from the file.
+	Dir string `toml:"-"`
+
+	// Hostname is the node's own name: SMTP greeting, EHLO when delivering out.
+	Hostname string `toml:"hostname"`
+	// Domains are the mail domains this node is the final destination for.
+	Domains []Domain `toml:"domains"`
+	// MaxMessageSize is the SMTP SIZE limit in bytes ("25MiB" style accepted).
+	MaxMessageSize Size `toml:"max_message_size"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel LogLevel `toml:"log_level"`
+
+	Listen    Listen          `toml:"listen"`
+	TLS       TLSFiles        `toml:"tls"`
+	DKIM      DKIM            `toml:"dkim"`
+	MX        map[string]Addr `toml:"mx"`
+	Smarthost *Smarthost      `toml:"smarthost"`
+}
+
+// Listen holds one address per listener; an empty address turns it off.
+type Listen struct {
+	SMTP        Addr `toml:"smtp"`        // inbound MX, no AUTH
+	Submission  Addr `toml:"submission"`  // STARTTLS, AUTH after TLS
+	Submissions Addr `toml:"submissions"` // implicit TLS
+	IMAP        Addr `toml:"imap"`        // STARTTLS, LOGIN after TLS
+	IMAPS       Addr `toml:"imaps"`       // implicit TLS
+	// Plain-text listeners where AUTH/LOGIN works without TLS (STARTTLS is
+	// still offered). Loopback addresses only.
+	PlainSubmission LoopbackAddr `toml:"plain_submission"`
+	PlainIMAP       LoopbackAddr `toml:"plain_imap"`
+}
+
+// TLSFiles names the PEM certificate chain and private key.
+type TLSFiles struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// DKIM names the signing key for outbound mail.
+type DKIM struct {
+	Selector string `toml:"selector"`
+	Key      string `toml:"key"`
+}
+
+// Smarthost relays all outbound mail through one server instead of MX lookups.
+type Smarthost struct {
+	Addr     Addr   `toml:"addr"`
+	User     string `toml:"user"`
+	Password string `toml:"password"`
+	// TLS is "starttls" (required), "implicit" (port 465 style) or "none"
+	// (loopback smarthosts only).
+	TLS string `toml:"tls"`
+}
+
+// Addr is a listen or dial address "host:port"; empty means off.
+type Addr string
+
+// UnmarshalText validates while decoding, so that errors carry the line.
+func (a *Addr) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if err := checkHostPort(s); err != nil {
+		return err
+	}
+	*a = Addr(s)
+	return nil
+}
+
+// LoopbackAddr is an Addr that must be on a loopback interface.
+type LoopbackAddr string
+
+// UnmarshalText validates while decoding, so that errors carry the line.
+func (a *LoopbackAddr) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if err := checkLoopback(s); err != nil {
+		return err
+	}
+	*a = LoopbackAddr(s)
+	return nil
+}
+
+// Domain is a lower-case mail domain.
+type Domain string
+
+// UnmarshalText validates while decoding, so that errors carry the line.
+func (d *Domain) UnmarshalText(b []byte) error {
+	s := strings.ToLower(strings.TrimSpace(string(b)))
+	if err := checkDomain(s); err != nil {
+		return err
+	}
+	*d = Domain(s)
+	return nil
+}
+
+// Size is a byte count; the file may say 26214400, "25MiB", "25MB" or "512KiB".
+type Size int64
+
+// UnmarshalText validates while decoding, so that errors carry the line.
+func (z *Size) UnmarshalText(b []byte) error {
+	n, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*z = Size(n)
+	return nil
+}
+
+// ParseSize reads a byte count with an optional KB/KiB/MB/MiB/GB/GiB suffix.
+func ParseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mul    int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}}
+	mul := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mul = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mul
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n > (1<<40)/mul {
+		return 0, fmt.Errorf("size %q: want a positive byte count such as 26214400 or \"25MiB\"", s)
+	}
+	return n * mul, nil
+}
+
+// LogLevel is a slog level written as debug, info, warn or error.
+type LogLevel struct{ slog.Level }
+
+// UnmarshalText validates while decoding, so that errors carry the line.
+func (l *LogLevel) UnmarshalText(b []byte) error {
+	switch strings.ToLower(strings.TrimSpace(string(b))) {
+	case "debug":
+		l.Level = slog.LevelDebug
+	case "info", "":
+		l.Level = slog.LevelInfo
+	case "warn", "warning":
+		l.Level = slog.LevelWarn
+	case "error":
+		l.Level = slog.LevelError
+	default:
+		return fmt.Errorf("log level %q: want debug, info, warn or error", b)
+	}
+	return nil
+}
+
+// String is the lower-case name UnmarshalText reads.
+func (l LogLevel) String() string { return strings.ToLower(l.Level.String()) }
+
+// MarshalText writes the level the way UnmarshalText reads it.
+func (l LogLevel) MarshalText() ([]byte, error) { return []byte(l.String()), nil }
+
+// LoadConfig reads DIR/homenode.toml. Every error is one line naming the file,
+// the line and the key where the decoder knows them.
+func LoadConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, &ConfigError{File: path, Msg: fmt.Sprintf("does not exist (run \"homenode init --data %s\" first)", dir)}
+		}
+		return nil, &ConfigError{File: path, Msg: err.Error()}
+	}
+	cfg, err := ParseConfig(path, data)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dir = dir
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.File = path
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+var tomlErrRe = regexp.MustCompile(`^toml: line (\d+) \(last key "(.*?)"\): (.*)$`)
+
+// ParseConfig decodes TOML without validating cross-key rules; name is used in
+// error messages only.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	var cfg Config
+	md, err := toml.Decode(string(data), &cfg)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, &ConfigError{File: name, Line: pe.Position.Line, Key: pe.LastKey, Msg: pe.Message}
+		}
+		// Type mismatches come as plain errors: `toml: line N (last key "k"): msg`.
+		if m := tomlErrRe.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &ConfigError{File: name, Line: line, Key: m[2], Msg: m[3]}
+		}
+		return nil, &ConfigError{File: name, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return nil, &ConfigError{File: name, Key: und[0].String(), Msg: "unknown key"}
+	}
+	return &cfg, nil
+}
+
+// Validate checks the rules that span keys and fills defaults. It repeats the
+// per-value checks too, for configs built in code.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if c.Dir == "" {
+		return bad("data", "no data directory")
+	}
+	if len(c.Domains) == 0 {
+		return bad("domains", "at least one mail domain is required")
+	}
+	seen := map[Domain]bool{}
+	for i, d := range c.Domains {
+		d = Domain(strings.ToLower(string(d)))
+		c.Domains[i] = d
+		if err := checkDomain(string(d)); err != nil {
+			return bad("domains", "%v", err)
+		}
+		if seen[d] {
+			return bad("domains", "%q listed twice", d)
+		}
+		seen[d] = true
+	}
+	if c.Hostname == "" {
+		c.Hostname = string(c.Domains[0])
+	}
+	if err := checkDomain(c.Hostname); err != nil {
+		return bad("hostname", "%v", err)
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxMessageSize < 0 {
+		return bad("max_message_size", "must be positive")
+	}
+	someListener := false
+	for _, l := range c.Listeners() {
+		if l.Plain {
+			if err := checkLoopback(l.Addr); err != nil {
+				return bad("listen."+l.Name, "%v", err)
+			}
+		} else if err := checkHostPort(l.Addr); err != nil {
+			return bad("listen."+l.Name, "%v", err)
+		}
+		if l.Addr != "" {
+			someListener = true
+		}
+	}
+	if !someListener {
+		return bad("listen", "no listener configured")
+	}
+	if c.TLS.Cert == "" || c.TLS.Key == "" {
+		return bad("tls", "cert and key are both required (homenode init makes a self-signed pair)")
+	}
+	if c.DKIM.Selector == "" || c.DKIM.Key == "" {
+		return bad("dkim", "selector and key are both required (homenode init makes a key)")
+	}
+	if err := checkDomain(c.DKIM.Selector); err != nil {
+		return bad("dkim.selector", "%v", err)
+	}
+	for dom, addr := range c.MX {
+		if err := checkDomain(strings.ToLower(dom)); err != nil {
+			return bad("mx", "%v", err)
+		}
+		if addr == "" {
+			return bad("mx."+dom, "empty address")
+		}
+		if err := checkHostPort(string(addr)); err != nil {
+			return bad("mx."+dom, "%v", err)
+		}
+	}
+	if s := c.Smarthost; s != nil {
+		if s.Addr == "" {
+			return bad("smarthost.addr", "required when [smarthost] is present")
+		}
+		if err := checkHostPort(string(s.Addr)); err != nil {
+			return bad("smarthost.addr", "%v", err)
+		}
+		switch s.TLS {
+		case "", "starttls", "implicit":
+		case "none":
+			if err := checkLoopback(string(s.Addr)); err != nil {
+				return bad("smarthost.tls", "\"none\" sends the password in clear text: %v", err)
+			}
+		default:
+			return bad("smarthost.tls", "%q: want starttls, implicit or none", s.TLS)
+		}
+		if (s.User == "") != (s.Password == "") {
+			return bad("smarthost", "user and password go together")
+		}
+	}
+	return nil
+}
+
+// Path resolves a config path against the data directory.
+func (c *Config) Path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir, p)
+}
+
+// StoreFile is where the mail store lives.
+func (c *Config) StoreFile() string { return filepath.Join(c.Dir, "mail.db") }
+
+// ListenerSpec is one configured listener.
+type ListenerSpec struct {
+	Name     string // the config key under [listen]
+	Addr     string
+	Protocol string // "smtp" (MX), "submission" or "imap"
+	// ImplicitTLS: TLS from the first byte. Otherwise STARTTLS is offered.
+	ImplicitTLS bool
+	// Plain: AUTH/LOGIN allowed without TLS (loopback only).
+	Plain bool
+}
+
+// Listeners lists every listener in a fixed order, configured or not.
+func (c *Config) Listeners() []ListenerSpec {
+	l := c.Listen
+	return []ListenerSpec{
+		{Name: "smtp", Addr: string(l.SMTP), Protocol: "smtp"},
+		{Name: "submission", Addr: string(l.Submission), Protocol: "submission"},
+		{Name: "submissions", Addr: string(l.Submissions), Protocol: "submission", ImplicitTLS: true},
+		{Name: "imap", Addr: string(l.IMAP), Protocol: "imap"},
+		{Name: "imaps", Addr: string(l.IMAPS), Protocol: "imap", ImplicitTLS: true},
+		{Name: "plain_submission", Addr: string(l.PlainSubmission), Protocol: "submission", Plain: true},
+		{Name: "plain_imap", Addr: string(l.PlainIMAP), Protocol: "imap", Plain: true},
+	}
+}
+
+// StaticMX returns the [mx] map with lower-case domains.
+func (c *Config) StaticMX() map[string]string {
+	if len(c.MX) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(c.MX))
+	for d, a := range c.MX {
+		m[strings.ToLower(d)] = string(a)
+	}
+	return m
+}
+
+// DomainNames returns the domains as plain strings.
+func (c *Config) DomainNames() []string {
+	out := make([]string, len(c.Domains))
+	for i, d := range c.Domains {
+		out[i] = string(d)
+	}
+	return out
+}
+
+func checkHostPort(s string) error {
+	if s == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("address %q: want host:port, e.g. 127.0.0.1:2525 or :25", s)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("address %q: port must be a number from 0 to 65535", s)
+	}
+	return nil
+}
+
+func checkLoopback(s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := checkHostPort(s); err != nil {
+		return err
+	}
+	host, _, _ := net.SplitHostPort(s)
+	if !isLoopbackHost(host) {
+		return fmt.Errorf("plain-text listener %q refused: it must bind a loopback address (127.0.0.1, ::1 or localhost)", s)
+	}
+	return nil
+}
+
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func checkDomain(s string) error {
+	if s == "" {
+		return errors.New("empty name")
+	}
+	if len(s) > 253 {
+		return fmt.Errorf("%q: longer than 253 characters", s)
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 {
+			return fmt.Errorf("%q: not a valid domain name", s)
+		}
+		for _, r := range label {
+			ok := r == '-' || r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (r >= '0' && r <= '9')
+			if !ok {
+				return fmt.Errorf("%q: not a valid domain name (character %q)", s, r)
+			}
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("%q: not a valid domain name (label starts or ends with '-')", s)
+		}
+	}
+	return nil
+}
+
+// sortedKeys returns m's keys in order, for stable output.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

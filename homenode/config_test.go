@@ -1,0 +1,297 @@
+package homenode
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const goodConfig = `hostname = "mail.home.test"
+domains = ["home.test", "Other.Test"]
+max_message_size = "10MiB"
+log_level = "debug"
+
+[listen]
+smtp = "127.0.0.1:2525"
+submission = ":587"
+plain_imap = "127.0.0.1:1143"
+
+[tls]
+cert = "tls/cert.pem"
+key = "/abs/key.pem"
+
+[dkim]
+selector = "s1"
+key = "dkim/private.pem"
+
+[mx]
+"far.test" = "127.0.0.1:2526"
+
+[smarthost]
+addr = "relay.test:587"
+user = "u"
+password = "p"
+`
+
+func TestParseConfigGood(t *testing.T) {
+	cfg, err := ParseConfig("x.toml", []byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = "/data"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.DomainNames(); len(got) != 2 || got[1] != "other.test" {
+		t.Errorf("domains = %v, want lower-cased", got)
+	}
+	if cfg.MaxMessageSize != 10<<20 {
+		t.Errorf("max size = %d", cfg.MaxMessageSize)
+	}
+	if cfg.LogLevel.String() != "debug" {
+		t.Errorf("log level = %v", cfg.LogLevel)
+	}
+	if cfg.Path(cfg.TLS.Cert) != "/data/tls/cert.pem" || cfg.Path(cfg.TLS.Key) != "/abs/key.pem" {
+		t.Errorf("paths: %s %s", cfg.Path(cfg.TLS.Cert), cfg.Path(cfg.TLS.Key))
+	}
+	if cfg.StaticMX()["far.test"] != "127.0.0.1:2526" {
+		t.Errorf("mx = %v", cfg.StaticMX())
+	}
+	if cfg.Smarthost == nil || cfg.Smarthost.User != "u" {
+		t.Errorf("smarthost = %+v", cfg.Smarthost)
+	}
+}
+
+func TestParseConfigBad(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(string) string
+		wantLine int
+		want     string // substring of the one-line error
+	}{
+		{"plain imap on all interfaces", func(s string) string {
+			return strings.Replace(s, `plain_imap = "127.0.0.1:1143"`, `plain_imap = "0.0.0.0:1143"`, 1)
+		}, 9, "listen.plain_imap: plain-text listener \"0.0.0.0:1143\" refused"},
+		{"plain submission on empty host", func(s string) string {
+			return strings.Replace(s, `[tls]`, "plain_submission = \":1587\"\n[tls]", 1)
+		}, 11, "listen.plain_submission: plain-text listener"},
+		{"bad port", func(s string) string {
+			return strings.Replace(s, `:587"`, `:99999"`, 1)
+		}, 8, "listen.submission: address \":99999\": port must be"},
+		{"no port", func(s string) string {
+			return strings.Replace(s, `"127.0.0.1:2525"`, `"127.0.0.1"`, 1)
+		}, 7, "listen.smtp: address \"127.0.0.1\": want host:port"},
+		{"bad size", func(s string) string {
+			return strings.Replace(s, `"10MiB"`, `"ten"`, 1)
+		}, 3, "max_message_size: size"},
+		{"bad log level", func(s string) string {
+			return strings.Replace(s, `"debug"`, `"loud"`, 1)
+		}, 4, "log_level: log level \"loud\""},
+		{"bad domain", func(s string) string {
+			return strings.Replace(s, `"Other.Test"`, `"bad domain"`, 1)
+		}, 2, "not a valid domain name"},
+		{"bad mx address", func(s string) string {
+			return strings.Replace(s, `"127.0.0.1:2526"`, `"nowhere"`, 1)
+		}, 20, "x.toml:20: mx.\"far.test\": address \"nowhere\""},
+		{"syntax error", func(s string) string {
+			return strings.Replace(s, `[dkim]`, `[dkim`, 1)
+		}, 16, "x.toml:16"},
+		{"wrong type", func(s string) string {
+			return strings.Replace(s, `selector = "s1"`, `selector = 5`, 1)
+		}, 16, "x.toml:16: dkim.selector: incompatible types"},
+		{"unknown key", func(s string) string {
+			return strings.Replace(s, `smtp = `, `smpt = `, 1)
+		}, 0, "x.toml: listen.smpt: unknown key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig("x.toml", []byte(tt.edit(goodConfig)))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if !errors.Is(err, ErrBadConfig) {
+				t.Errorf("not ErrBadConfig: %v", err)
+			}
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("not a *ConfigError: %T %v", err, err)
+			}
+			if ce.Line != tt.wantLine {
+				t.Errorf("line = %d, want %d (%v)", ce.Line, tt.wantLine, err)
+			}
+			msg := err.Error()
+			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
+				t.Errorf("error = %q, want one line containing %q", msg, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateRules(t *testing.T) {
+	base := func() *Config {
+		c, err := ParseConfig("x.toml", []byte(goodConfig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Dir = "/d"
+		return c
+	}
+	tests := []struct {
+		name    string
+		edit    func(*Config)
+		wantKey string
+	}{
+		{"no domains", func(c *Config) { c.Domains = nil }, "domains"},
+		{"duplicate domain", func(c *Config) { c.Domains = append(c.Domains, "HOME.test") }, "domains"},
+		{"no listeners", func(c *Config) { c.Listen = Listen{} }, "listen"},
+		{"plain set in code", func(c *Config) { c.Listen.PlainSubmission = "[::]:1587" }, "listen.plain_submission"},
+		{"no tls", func(c *Config) { c.TLS.Key = "" }, "tls"},
+		{"no dkim", func(c *Config) { c.DKIM.Selector = "" }, "dkim"},
+		{"smarthost without addr", func(c *Config) { c.Smarthost.Addr = "" }, "smarthost.addr"},
+		{"smarthost clear text off loopback", func(c *Config) { c.Smarthost.TLS = "none" }, "smarthost.tls"},
+		{"smarthost user without password", func(c *Config) { c.Smarthost.Password = "" }, "smarthost"},
+		{"no data dir", func(c *Config) { c.Dir = "" }, "data"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := base()
+			tt.edit(c)
+			err := c.Validate()
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *ConfigError", err)
+			}
+			if ce.Key != tt.wantKey {
+				t.Errorf("key = %q, want %q (%v)", ce.Key, tt.wantKey, err)
+			}
+		})
+	}
+	c := base()
+	c.Smarthost.Addr, c.Smarthost.TLS = "127.0.0.1:25", "none"
+	if err := c.Validate(); err != nil {
+		t.Errorf("loopback smarthost without TLS refused: %v", err)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1": 1, "25MiB": 25 << 20, "25 MB": 25e6, "512KiB": 512 << 10, "1GiB": 1 << 30, "7B": 7} {
+		got, err := ParseSize(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "-1", "MiB", "1.5MiB", "2000GiB"} {
+		if _, err := ParseSize(in); err == nil {
+			t.Errorf("ParseSize(%q) accepted", in)
+		}
+	}
+}
+
+func TestInitWritesWorkingNode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	res, err := Init(InitOptions{Dir: dir, Domain: "Home.Test", Plain: true, SMTP: "127.0.0.1:2600"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(dir)
+	if err != nil {
+		t.Fatalf("init's config does not load: %v", err)
+	}
+	if cfg.Hostname != "home.test" || cfg.DomainNames()[0] != "home.test" {
+		t.Errorf("hostname %q domains %v", cfg.Hostname, cfg.Domains)
+	}
+	if cfg.Listen.SMTP != "127.0.0.1:2600" || cfg.Listen.PlainIMAP != DefaultPlainIMAP ||
+		cfg.Listen.PlainSubmission != DefaultPlainSubmission || cfg.Listen.IMAPS != "" || cfg.Listen.Submission != "" {
+		t.Errorf("listeners = %+v", cfg.Listen)
+	}
+
+	// Every key is explained: each "key =" line follows a comment mentioning it.
+	text, _ := os.ReadFile(res.ConfigPath)
+	lines := strings.Split(string(text), "\n")
+	for i, l := range lines {
+		key, _, ok := strings.Cut(l, " = ")
+		if !ok || strings.HasPrefix(l, "#") || strings.HasPrefix(l, `"`) {
+			continue
+		}
+		// Walk back over the block of comments and keys this line belongs to.
+		explained := false
+		for j := i - 1; j >= 0 && !explained && (strings.HasPrefix(lines[j], "#") || strings.HasPrefix(lines[j], "[") || strings.Contains(lines[j], " = ")); j-- {
+			if strings.HasPrefix(lines[j], "#") && strings.Contains(lines[j], key) {
+				explained = true
+			}
+		}
+		if !explained {
+			t.Errorf("config line %d %q has no comment explaining %q", i+1, l, key)
+		}
+	}
+
+	for path, want := range map[string]os.FileMode{
+		dir:                        0o700,
+		filepath.Join(dir, "tls"):  0o700,
+		filepath.Join(dir, "dkim"): 0o700,
+		res.ConfigPath:             0o600,
+		cfg.Path(cfg.TLS.Cert):     0o600,
+		cfg.Path(cfg.TLS.Key):      0o600,
+		cfg.Path(cfg.DKIM.Key):     0o600,
+	} {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != want {
+			t.Errorf("%s mode %v, want %v", path, fi.Mode().Perm(), want)
+		}
+	}
+
+	// The certificate covers the names clients use and matches the printed fingerprint.
+	certPEM, _ := os.ReadFile(cfg.Path(cfg.TLS.Cert))
+	b, _ := pem.Decode(certPEM)
+	cert, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if Fingerprint(b.Bytes) != res.CertFingerprint || len(res.CertFingerprint) != 95 {
+		t.Errorf("fingerprint %q", res.CertFingerprint)
+	}
+	for _, name := range []string{"home.test", "127.0.0.1"} {
+		if err := cert.VerifyHostname(name); err != nil {
+			t.Errorf("certificate does not cover %s: %v", name, err)
+		}
+	}
+	if _, err := LoadTLS(cfg.Path(cfg.TLS.Cert), cfg.Path(cfg.TLS.Key)); err != nil {
+		t.Error(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: pool, DNSName: "127.0.0.1"}); err != nil {
+		t.Errorf("pinned certificate does not verify against itself: %v", err)
+	}
+
+	if len(res.DKIM) != 1 || res.DKIM[0].Name != "homenode._domainkey.home.test." ||
+		!strings.HasPrefix(res.DKIM[0].Value, "v=DKIM1; k=rsa; p=MIIBIjAN") {
+		t.Errorf("DKIM record %+v", res.DKIM)
+	}
+	if s := res.DKIM[0].String(); !strings.Contains(s, `" "`) {
+		t.Errorf("a 2048-bit key record must be split into 255-byte strings: %s", s)
+	}
+
+	if _, err := Init(InitOptions{Dir: dir, Domain: "home.test"}); !errors.Is(err, ErrAlreadyInitialised) {
+		t.Errorf("second init: %v, want ErrAlreadyInitialised", err)
+	}
+}
+
+func TestInitRefusesPublicPlain(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	_, err := Init(InitOptions{Dir: dir, Domain: "home.test", Plain: true, IMAP: "0.0.0.0:143"})
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Key != "--imap" || !strings.Contains(err.Error(), "loopback") {
+		t.Fatalf("err = %v, want a --imap loopback refusal", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("refused init left %s behind", dir)
+	}
+}

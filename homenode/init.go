@@ -1,0 +1,318 @@
+package homenode
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"text/template"
+	"time"
+)
+
+// Files that init writes, relative to the data directory.
+const (
+	certFile    = "tls/cert.pem"
+	certKeyFile = "tls/key.pem"
+	dkimKeyFile = "dkim/private.pem"
+	// DefaultDKIMSelector is the selector init writes.
+	DefaultDKIMSelector = "homenode"
+)
+
+// Default listener addresses for "homenode init". A public node listens on the
+// standard ports on every interface; a --plain node is a loopback-only demo or
+// test node on unprivileged ports, with no TLS-only listeners.
+const (
+	DefaultSMTP        = ":25"
+	DefaultSubmission  = ":587"
+	DefaultSubmissions = ":465"
+	DefaultIMAP        = ":143"
+	DefaultIMAPS       = ":993"
+
+	DefaultPlainSMTP       = "127.0.0.1:2525"
+	DefaultPlainSubmission = "127.0.0.1:1587"
+	DefaultPlainIMAP       = "127.0.0.1:1143"
+)
+
+// InitOptions are the inputs of Init. Empty listener fields take the
+// defaults above; "off" turns a listener off.
+type InitOptions struct {
+	Dir      string
+	Domain   string
+	Hostname string // defaults to Domain
+	// SMTP is the inbound MX listener.
+	SMTP string
+	// Submission and IMAP are STARTTLS listeners, or with Plain the plain-text
+	// (loopback only) listeners.
+	Submission string
+	IMAP       string
+	// Submissions and IMAPS are implicit-TLS listeners (off by default with Plain).
+	Submissions string
+	IMAPS       string
+	Plain       bool
+	Now         time.Time // zero means time.Now
+}
+
+// InitResult is what Init made and what the operator has to publish.
+type InitResult struct {
+	Config          *Config
+	ConfigPath      string
+	CertFingerprint string // SHA-256, colon-separated hex
+	DKIM            []DKIMRecord
+}
+
+// ErrAlreadyInitialised is returned when the data directory already has a config.
+var ErrAlreadyInitialised = errors.New("data directory already initialised")
+
+// Init creates the data directory (0700) with a commented config, a
+// self-signed TLS certificate and a DKIM key (files 0600). It refuses to touch
+// a directory that already has a config.
+func Init(o InitOptions) (*InitResult, error) {
+	if o.Dir == "" {
+		return nil, &ConfigError{Key: "--data", Msg: "required"}
+	}
+	if o.Domain == "" {
+		return nil, &ConfigError{Key: "--domain", Msg: "required"}
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	cfg := &Config{Dir: o.Dir, Hostname: o.Hostname, Domains: []Domain{Domain(o.Domain)}}
+	cfg.TLS = TLSFiles{Cert: certFile, Key: certKeyFile}
+	cfg.DKIM = DKIM{Selector: DefaultDKIMSelector, Key: dkimKeyFile}
+	pick := func(v, def string) string {
+		switch v {
+		case "":
+			return def
+		case "off":
+			return ""
+		}
+		return v
+	}
+	cfg.MaxMessageSize = DefaultMaxMessageSize
+	if o.Plain {
+		cfg.Listen = Listen{
+			SMTP:            Addr(pick(o.SMTP, DefaultPlainSMTP)),
+			PlainSubmission: LoopbackAddr(pick(o.Submission, DefaultPlainSubmission)),
+			PlainIMAP:       LoopbackAddr(pick(o.IMAP, DefaultPlainIMAP)),
+			Submissions:     Addr(pick(o.Submissions, "")),
+			IMAPS:           Addr(pick(o.IMAPS, "")),
+		}
+	} else {
+		cfg.Listen = Listen{
+			SMTP:        Addr(pick(o.SMTP, DefaultSMTP)),
+			Submission:  Addr(pick(o.Submission, DefaultSubmission)),
+			Submissions: Addr(pick(o.Submissions, DefaultSubmissions)),
+			IMAP:        Addr(pick(o.IMAP, DefaultIMAP)),
+			IMAPS:       Addr(pick(o.IMAPS, DefaultIMAPS)),
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Key = initFlagName(ce.Key)
+		}
+		return nil, err
+	}
+
+	cfgPath := filepath.Join(o.Dir, ConfigFile)
+	if _, err := os.Stat(cfgPath); err == nil {
+		return nil, fmt.Errorf("%w: %s exists", ErrAlreadyInitialised, cfgPath)
+	}
+	for _, d := range []string{o.Dir, filepath.Join(o.Dir, "tls"), filepath.Join(o.Dir, "dkim")} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+	}
+
+	var addrs []string
+	for _, l := range cfg.Listeners() {
+		addrs = append(addrs, l.Addr)
+	}
+	certPEM, keyPEM, err := GenerateCert(CertNames(cfg.Hostname, cfg.DomainNames(), addrs), o.Now)
+	if err != nil {
+		return nil, err
+	}
+	dkimPEM, err := GenerateDKIMKey()
+	if err != nil {
+		return nil, err
+	}
+	text, err := RenderConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	// Keys first, config last: a config on disk means init finished.
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{
+		{cfg.Path(cfg.TLS.Cert), certPEM},
+		{cfg.Path(cfg.TLS.Key), keyPEM},
+		{cfg.Path(cfg.DKIM.Key), dkimPEM},
+		{cfgPath, text},
+	} {
+		if err := writeFileSync(f.path, f.data, 0o600); err != nil {
+			return nil, fmt.Errorf("init: %w", err)
+		}
+	}
+	fp, err := CertFingerprint(cfg.Path(cfg.TLS.Cert))
+	if err != nil {
+		return nil, err
+	}
+	key, err := LoadDKIMKey(cfg.Path(cfg.DKIM.Key))
+	if err != nil {
+		return nil, err
+	}
+	recs, err := DKIMRecords(key, cfg.DKIM.Selector, cfg.DomainNames())
+	if err != nil {
+		return nil, err
+	}
+	return &InitResult{Config: cfg, ConfigPath: cfgPath, CertFingerprint: fp, DKIM: recs}, nil
+}
+
+// initFlagName maps a config key to the init flag that set it.
+func initFlagName(key string) string {
+	switch key {
+	case "domains":
+		return "--domain"
+	case "hostname":
+		return "--hostname"
+	case "listen.smtp":
+		return "--smtp"
+	case "listen.submission", "listen.plain_submission":
+		return "--submission"
+	case "listen.imap", "listen.plain_imap":
+		return "--imap"
+	case "listen.submissions":
+		return "--submissions"
+	case "listen.imaps":
+		return "--imaps"
+	}
+	return key
+}
+
+// writeFileSync writes a new file with mode perm and fsyncs it, so that a
+// power cut right after init leaves no empty key file behind.
+func writeFileSync(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// RenderConfig writes cfg as a commented TOML file that LoadConfig reads back.
+func RenderConfig(cfg *Config) ([]byte, error) {
+	var buf bytes.Buffer
+	err := configTemplate.Execute(&buf, struct {
+		*Config
+		MXKeys []string
+	}{cfg, sortedKeys(cfg.MX)})
+	if err != nil {
+		return nil, fmt.Errorf("render config: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+var configTemplate = template.Must(template.New("config").Funcs(template.FuncMap{
+	"q": strconv.Quote,
+}).Parse(`# homenode configuration.
+# Paths are relative to this file's directory (the data directory).
+# Change it, then restart "homenode run". Check it with "homenode status".
+
+# hostname: this node's own DNS name. It is the SMTP greeting and the EHLO name
+# when delivering to other servers; the MX record of each domain should point here.
+hostname = {{q .Hostname}}
+
+# domains: the mail domains whose addresses live on this node. Mail to these
+# domains is delivered into local mailboxes; for any other domain it is refused
+# on the MX listener (this node never relays for strangers).
+domains = [{{range $i, $d := .Domains}}{{if $i}}, {{end}}{{q (print $d)}}{{end}}]
+
+# max_message_size: the largest message accepted over SMTP, in bytes; suffixes
+# KiB, MiB, GiB (powers of 1024) and KB, MB, GB (powers of 1000) are allowed,
+# e.g. "25MiB".
+max_message_size = {{printf "%d" .MaxMessageSize}}
+
+# log_level: debug, info, warn or error. Logs go to standard error, one line
+# per delivery and per refused connection or login.
+log_level = {{q (print .LogLevel)}}
+
+# [listen]: one "host:port" per listener; "" turns a listener off.
+# ":25" means every interface; "127.0.0.1:2525" only this machine.
+[listen]
+# smtp: inbound mail from other servers (the MX role). No login; only mail for
+# existing local addresses is accepted.
+smtp = {{q (print .Listen.SMTP)}}
+# submission: mail clients send here (usually port 587). STARTTLS first, then
+# AUTH PLAIN or LOGIN; the From address must be the logged-in account.
+submission = {{q (print .Listen.Submission)}}
+# submissions: the same with TLS from the first byte (usually port 465).
+submissions = {{q (print .Listen.Submissions)}}
+# imap: mail clients read here (usually port 143). STARTTLS first, then LOGIN.
+imap = {{q (print .Listen.IMAP)}}
+# imaps: the same with TLS from the first byte (usually port 993).
+imaps = {{q (print .Listen.IMAPS)}}
+# plain_submission and plain_imap: plain-text listeners where passwords may
+# be sent without TLS (STARTTLS is still offered). Only loopback addresses
+# (127.0.0.1, ::1, localhost) are accepted: for a demo, tests, or a client on
+# the same machine such as Delta Chat configured with security "plain".
+plain_submission = {{q (print .Listen.PlainSubmission)}}
+plain_imap = {{q (print .Listen.PlainIMAP)}}
+
+# [tls]: the certificate (PEM, leaf first) and its private key. "homenode init"
+# made a self-signed ECDSA P-256 certificate; clients pin its SHA-256
+# fingerprint ("homenode status" prints it). Replace both with a certificate
+# from a CA if you have one.
+[tls]
+cert = {{q .TLS.Cert}}
+key = {{q .TLS.Key}}
+
+# [dkim]: outbound mail is DKIM-signed with this key for its From domain.
+# Publish the public key as a TXT record at <selector>._domainkey.<domain>
+# ("homenode init" printed it; "homenode status" prints it again).
+[dkim]
+selector = {{q .DKIM.Selector}}
+key = {{q .DKIM.Key}}
+
+# [mx]: static routes that replace the DNS MX lookup for a domain:
+#   "other.example" = "127.0.0.1:2525"
+# Used by tests and by homes that deliver to each other on a private network.
+[mx]
+{{- range .MXKeys}}
+{{q .}} = {{q (print (index $.MX .))}}
+{{- end}}
+
+# [smarthost]: send all outbound mail through one relay (for example your
+# provider's submission server) instead of looking up MX records. Leave the
+# section commented out to deliver directly.
+#   addr: "host:port" of the relay
+#   user, password: AUTH PLAIN credentials (both or neither)
+#   tls: "starttls" (required, the default), "implicit" (TLS from the first
+#        byte, port 465) or "none" (only for a relay on a loopback address)
+{{- if .Smarthost}}
+[smarthost]
+addr = {{q (print .Smarthost.Addr)}}
+user = {{q .Smarthost.User}}
+password = {{q .Smarthost.Password}}
+tls = {{q .Smarthost.TLS}}
+{{- else}}
+# [smarthost]
+# addr = "smtp.provider.example:587"
+# user = "me@provider.example"
+# password = "secret"
+# tls = "starttls"
+{{- end}}
+`))
