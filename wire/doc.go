@@ -1,0 +1,22 @@
+// Package wire is the message model between people and things: commands,
+// replies, events, capability descriptions and thing state, in two forms.
+//
+// The human form is the plain text a person types or reads in any Delta Chat
+// client ("on", "set brightness 40", "status"). ParseCommand reads it and
+// Command.String writes it back in canonical form.
+//
+// The machine form is compact, versioned JSON that the app sends and reads
+// inside the same signed and encrypted part, carried base64-encoded in one
+// protected header (HeaderName). Encode and Decode convert a Message to and
+// from that header value and validate it strictly.
+//
+// A Capabilities description says what a thing offers (properties and
+// commands with typed arguments). A UI renders controls from it, and
+// Capabilities.Resolve checks a command against it, converting units, before
+// a driver sees the command.
+//
+// Guard is the replay guard: a window on the protected Date and a durable
+// record of seen Message-IDs (BoltSeen keeps it in the caller's bbolt file).
+//
+// wire imports no other Thingpost package.
+package wire
