@@ -278,7 +278,9 @@ func (k *PublicKey) Fingerprint() Fingerprint { return k.fpr }
 
 // Entity gives the go-crypto entity for the envelope and securejoin packages.
 // For an Identity it holds the unlocked private key: never serialise it
-// without going through this package.
+// without going through this package. go-crypto caches in the entity whether
+// each signature verified; this package has already verified them, so
+// several goroutines may use one entity at once as long as none modifies it.
 func (k *PublicKey) Entity() *openpgp.Entity { return k.entity }
 
 // Bytes is the binary transferable public key reduced to what a peer needs,

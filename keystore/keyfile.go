@@ -33,8 +33,9 @@ var (
 	ErrUnprotected = errors.New("identity is stored without a passphrase")
 	// ErrProtected means LoadUnprotected found a passphrase-protected identity.
 	ErrProtected = errors.New("identity is protected by a passphrase")
-	// ErrCorrupt means the identity file is damaged, truncated or not ours.
-	ErrCorrupt = errors.New("identity file is corrupt")
+	// ErrCorrupt means a stored identity file or keyring is damaged,
+	// truncated, not ours or of a newer version.
+	ErrCorrupt = errors.New("stored data is corrupt")
 	// ErrExists means Save would replace a different identity.
 	ErrExists = errors.New("a different identity is already stored")
 )
