@@ -1,0 +1,255 @@
+package envelope
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/thingpost/thingpost/keystore"
+)
+
+// DefaultMaxSize is the size limit of Open and OpenSymmetric when the
+// options give none: for the raw message and for its decrypted content.
+const DefaultMaxSize = 1 << 20
+
+// DefaultClockSkew is how far in the future a signature may be dated.
+const DefaultClockSkew = 5 * time.Minute
+
+// SignerSource says why the signing key was accepted.
+type SignerSource int
+
+const (
+	// SignerTrusted: the key is one the caller trusts for the From address.
+	SignerTrusted SignerSource = iota + 1
+	// SignerAutocrypt: no key was trusted for From, the caller allowed it
+	// (OpenOptions.AcceptAutocryptSigner), and the message is signed by the
+	// key in its own protected Autocrypt header. This proves only that the
+	// sender holds that key; the caller must authenticate it otherwise (the
+	// Securejoin AUTH token).
+	SignerAutocrypt
+)
+
+func (s SignerSource) String() string {
+	switch s {
+	case SignerTrusted:
+		return "trusted"
+	case SignerAutocrypt:
+		return "autocrypt"
+	}
+	return fmt.Sprintf("SignerSource(%d)", int(s))
+}
+
+// OpenOptions say whom Open trusts.
+type OpenOptions struct {
+	// Self decrypts; its fingerprint must be among the signature's intended
+	// recipients when the signature lists any. Required.
+	Self *keystore.Identity
+	// Trusted returns the keys trusted for an address (lower-case). Only
+	// keys whose own address is addr count. May be nil (trust nobody).
+	Trusted func(addr string) []*keystore.PublicKey
+	// Known, if set, finds any key we hold by fingerprint, whatever address
+	// it belongs to. It only sharpens the error: a message signed by a known
+	// key of another address fails with ErrSignerMismatch instead of
+	// ErrUnknownSigner.
+	Known func(keystore.Fingerprint) *keystore.PublicKey
+	// AcceptAutocryptSigner allows the one case the Securejoin inviter
+	// needs: when Trusted has no key for From, accept a signature by the key
+	// in the message's protected Autocrypt header. The result then says
+	// SignerAutocrypt.
+	AcceptAutocryptSigner bool
+	// MaxSize limits the raw message and the decrypted content (0 means
+	// DefaultMaxSize).
+	MaxSize int64
+	// Now is the time to check signatures and keys at (zero means now).
+	Now time.Time
+	// ClockSkew is how far in the future a signature may be dated (0 means
+	// DefaultClockSkew).
+	ClockSkew time.Duration
+}
+
+// Message is a message that Open decrypted and authenticated: it was
+// encrypted to Self and carries exactly one signature, valid, by Signer,
+// a key bound to the From address.
+type Message struct {
+	Content
+	// Signer is the key that made the signature; Signer.Addr() == From.
+	Signer *keystore.PublicKey
+	// SignerSource says why Signer was accepted.
+	SignerSource SignerSource
+	// Signed is the signature's creation time.
+	Signed time.Time
+}
+
+func limits(maxSize int64, now time.Time, skew time.Duration) (int64, time.Time, time.Duration) {
+	if maxSize <= 0 {
+		maxSize = DefaultMaxSize
+	}
+	if now.IsZero() {
+		now = time.Now()
+	}
+	if skew <= 0 {
+		skew = DefaultClockSkew
+	}
+	return maxSize, now, skew
+}
+
+// Open parses raw, decrypts it with opts.Self and verifies its signature.
+// It returns a Message only when everything holds; otherwise the Message is
+// nil and the error wraps one of the sentinel errors: ErrTooLarge,
+// ErrNotEncrypted, ErrMalformed, ErrDecrypt, ErrUnsigned, ErrBadSignature,
+// ErrUnknownSigner, ErrSignerMismatch, ErrNotIntendedRecipient.
+func Open(ctx context.Context, raw []byte, opts OpenOptions) (*Message, error) {
+	m, err := open(ctx, raw, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("open envelope: %w", err)
+	}
+	return m, nil
+}
+
+func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if o.Self == nil {
+		return nil, errors.New("no decryption identity (OpenOptions.Self)")
+	}
+	limit, now, skew := limits(o.MaxSize, o.Now, o.ClockSkew)
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), limit)
+	}
+	outer, armored, err := parseOuter(raw, limit)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := dearmor(armored, limit)
+	if err != nil {
+		return nil, err
+	}
+	d, err := safeDecrypt(bin, decryptRing{self: o.Self.Entity()}, nil, limit, now)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := oneSignature(d)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseContent(d.data, outer)
+	if err != nil {
+		return nil, err
+	}
+	signer, src, err := o.authenticate(d.data, sig, c, now)
+	if err != nil {
+		return nil, err
+	}
+	if sig.CreationTime.After(now.Add(skew)) {
+		return nil, fmt.Errorf("%w: signature dated %s, in the future", ErrBadSignature, sig.CreationTime.UTC().Format(time.RFC3339))
+	}
+	if len(sig.IntendedRecipients) > 0 && !intendedFor(sig, o.Self.Fingerprint()) {
+		return nil, fmt.Errorf("%w: signature by %s names %d intended recipients, not us (%s)",
+			ErrNotIntendedRecipient, signer.Fingerprint(), len(sig.IntendedRecipients), o.Self.Fingerprint())
+	}
+	return &Message{Content: *c, Signer: signer, SignerSource: src, Signed: sig.CreationTime}, nil
+}
+
+// oneSignature returns the message's only signature.
+func oneSignature(d *decrypted) (*packet.Signature, error) {
+	switch len(d.sigs) {
+	case 0:
+		return nil, ErrUnsigned
+	case 1:
+		return d.sigs[0], nil
+	}
+	return nil, fmt.Errorf("%w: %d signatures, want one", ErrBadSignature, len(d.sigs))
+}
+
+func intendedFor(sig *packet.Signature, fpr keystore.Fingerprint) bool {
+	for _, r := range sig.IntendedRecipients {
+		if bytes.Equal(r.Fingerprint, fpr[:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate finds the key that made sig among the keys trusted for
+// c.From (or, if allowed, c's Autocrypt key) and verifies it.
+func (o *OpenOptions) authenticate(data []byte, sig *packet.Signature, c *Content, now time.Time) (*keystore.PublicKey, SignerSource, error) {
+	var bound, other []*keystore.PublicKey
+	if o.Trusted != nil {
+		for _, k := range o.Trusted(c.From) {
+			switch {
+			case k == nil:
+			case k.Addr() == c.From:
+				bound = append(bound, k)
+			default:
+				other = append(other, k)
+			}
+		}
+	}
+	switch {
+	case len(bound) > 0:
+		k, err := safeVerify(data, sig, bound, now)
+		if err == nil {
+			return k, SignerTrusted, nil
+		}
+		if !errors.Is(err, errUnknownIssuer) {
+			return nil, 0, err
+		}
+	case o.AcceptAutocryptSigner && c.Autocrypt != nil && !c.AutocryptOuter && c.Protected:
+		k, err := safeVerify(data, sig, []*keystore.PublicKey{c.Autocrypt.Key}, now)
+		if err == nil {
+			return k, SignerAutocrypt, nil
+		}
+		if !errors.Is(err, errUnknownIssuer) {
+			return nil, 0, err
+		}
+	}
+	issuer := fmt.Sprintf("key ID %016X", issuerKeyID(sig))
+	if len(sig.IssuerFingerprint) == len(keystore.Fingerprint{}) {
+		var f keystore.Fingerprint
+		copy(f[:], sig.IssuerFingerprint)
+		issuer = f.String()
+		if o.Known != nil {
+			if k := o.Known(f); k != nil && k.Addr() != c.From {
+				other = append(other, k)
+			}
+		}
+	}
+	if k, err := safeVerify(data, sig, other, now); err == nil {
+		return nil, 0, fmt.Errorf("%w: signed by %s's key %s, but From is %s", ErrSignerMismatch, k.Addr(), k.Fingerprint(), c.From)
+	}
+	return nil, 0, fmt.Errorf("%w: %s is not trusted for %s", ErrUnknownSigner, issuer, c.From)
+}
+
+func issuerKeyID(sig *packet.Signature) uint64 {
+	if sig.IssuerKeyId == nil {
+		return 0
+	}
+	return *sig.IssuerKeyId
+}
+
+// safeDecrypt is decrypt that turns a go-crypto panic on malformed input
+// into ErrMalformed: untrusted mail must never stop the process.
+func safeDecrypt(bin []byte, ring openpgp.KeyRing, prompt openpgp.PromptFunction, limit int64, now time.Time) (d *decrypted, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			d, err = nil, fmt.Errorf("%w: openpgp parser panic: %v", ErrMalformed, p)
+		}
+	}()
+	return decrypt(bin, ring, prompt, limit, now)
+}
+
+// safeVerify is verify with the same protection.
+func safeVerify(data []byte, sig *packet.Signature, keys []*keystore.PublicKey, now time.Time) (k *keystore.PublicKey, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			k, err = nil, fmt.Errorf("%w: openpgp verify panic: %v", ErrBadSignature, p)
+		}
+	}()
+	return verify(data, sig, keys, now)
+}

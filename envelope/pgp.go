@@ -1,0 +1,329 @@
+package envelope
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	"github.com/ProtonMail/go-crypto/openpgp/s2k"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/thingpost/thingpost/keystore"
+)
+
+// The symmetric algorithms Delta Chat uses: AES-128, and OCB with 8 KiB
+// chunks for SEIPDv2. Both are mandatory to implement in RFC 9580, so every
+// peer that reads SEIPDv2 reads these.
+const (
+	cipherAlgo    = packet.CipherAES128
+	aeadMode      = packet.AEADModeOCB
+	aeadChunkSize = 8192
+)
+
+// pgpConfig is keystore.Config with what messages need on top: Delta
+// Chat's AEAD chunk size, ZLIB when compressing, and a bound on
+// decompressed output (a compressed packet can expand a thousandfold).
+func pgpConfig(now time.Time, compress bool, maxPlain int64) *packet.Config {
+	cfg := keystore.Config(func() time.Time { return now })
+	cfg.AEADConfig = &packet.AEADConfig{DefaultMode: aeadMode, ChunkSize: aeadChunkSize}
+	if compress {
+		cfg.DefaultCompressionAlgo = packet.CompressionZLIB
+		cfg.CompressionConfig = &packet.CompressionConfig{Level: packet.DefaultCompression}
+	}
+	if maxPlain > 0 {
+		cfg.MaxDecompressedMessageSize = &maxPlain
+	}
+	return cfg
+}
+
+// nopCloser keeps a literal data writer from closing the stream beneath it,
+// which still has to take the signature packet.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// encryptTo writes data signed by signer and encrypted to recipients as
+// binary OpenPGP packets: one anonymous PKESK per recipient (all-zero key
+// IDs, like Delta Chat), then one SEIPD packet, v2 (AES-128 OCB) when every
+// recipient advertises SEIPDv2, else v1 (AES-128). The signature carries the
+// Intended Recipient Fingerprint of every recipient.
+//
+// go-crypto's EncryptWithParams cannot do both at once: it lists intended
+// recipients only for recipients whose key IDs it also writes in clear, so
+// the packets are assembled here from go-crypto's packet layer.
+func encryptTo(w io.Writer, data []byte, recipients []*openpgp.Entity, signer *openpgp.Entity, compress bool, now time.Time) (v2 bool, err error) {
+	cfg := pgpConfig(now, compress, 0)
+	keys := make([]*packet.PublicKey, 0, len(recipients))
+	intended := make([]*packet.Recipient, 0, len(recipients))
+	v2 = true
+	for _, e := range recipients {
+		k, err := e.EncryptionKeyWithError(now, cfg)
+		if err != nil {
+			return false, fmt.Errorf("recipient %X: %w", e.PrimaryKey.Fingerprint, err)
+		}
+		self, err := e.PrimarySelfSignature(now, cfg)
+		if err != nil {
+			return false, fmt.Errorf("recipient %X: %w", e.PrimaryKey.Fingerprint, err)
+		}
+		v2 = v2 && self.SEIPDv2
+		keys = append(keys, k.PublicKey)
+		intended = append(intended, &packet.Recipient{KeyVersion: e.PrimaryKey.Version, Fingerprint: e.PrimaryKey.Fingerprint})
+	}
+	sessionKey := make([]byte, cipherAlgo.KeySize())
+	if _, err := rand.Read(sessionKey); err != nil {
+		return false, err
+	}
+	for _, k := range keys {
+		if err := packet.SerializeEncryptedKeyAEADwithHiddenOption(w, k, cipherAlgo, v2, sessionKey, true, cfg); err != nil {
+			return false, fmt.Errorf("encrypt session key: %w", err)
+		}
+	}
+	seipd, err := packet.SerializeSymmetricallyEncrypted(w, cipherAlgo, v2,
+		packet.CipherSuite{Cipher: cipherAlgo, Mode: aeadMode}, sessionKey, cfg)
+	if err != nil {
+		return false, err
+	}
+	return v2, signedLiteral(seipd, data, signer, intended, cfg)
+}
+
+// signedLiteral writes data as a literal data packet into w, optionally
+// compressed, with a one-pass signature by signer around it when signer is
+// not nil, and closes w.
+func signedLiteral(w io.WriteCloser, data []byte, signer *openpgp.Entity, intended []*packet.Recipient, cfg *packet.Config) error {
+	out := w
+	if cfg.Compression() != packet.CompressionNone {
+		var err error
+		if out, err = packet.SerializeCompressed(w, cfg.Compression(), cfg.CompressionConfig); err != nil {
+			return err
+		}
+	}
+	var sig *packet.Signature
+	var key openpgp.Key
+	if signer != nil {
+		var ok bool
+		if key, ok = signer.SigningKeyById(cfg.Now(), 0, cfg); !ok || key.PrivateKey == nil || key.PrivateKey.Encrypted {
+			return fmt.Errorf("signer %X: no usable secret signing key", signer.PrimaryKey.Fingerprint)
+		}
+		sig = &packet.Signature{
+			Version:            key.PublicKey.Version,
+			SigType:            packet.SigTypeBinary,
+			PubKeyAlgo:         key.PublicKey.PubKeyAlgo,
+			Hash:               cfg.Hash(),
+			CreationTime:       cfg.Now(),
+			IssuerKeyId:        &key.PublicKey.KeyId,
+			IssuerKeyVersion:   uint8(key.PublicKey.Version),
+			IssuerFingerprint:  key.PublicKey.Fingerprint,
+			IntendedRecipients: intended,
+		}
+		ops := &packet.OnePassSignature{
+			Version:    3,
+			SigType:    sig.SigType,
+			Hash:       sig.Hash,
+			PubKeyAlgo: sig.PubKeyAlgo,
+			KeyId:      key.PublicKey.KeyId,
+			IsLast:     true,
+		}
+		if err := ops.Serialize(out); err != nil {
+			return err
+		}
+	}
+	lit, err := packet.SerializeLiteral(nopCloser{out}, true, "", 0)
+	if err != nil {
+		return err
+	}
+	if _, err := lit.Write(data); err != nil {
+		return err
+	}
+	if err := lit.Close(); err != nil {
+		return err
+	}
+	if sig != nil {
+		h, err := sig.PrepareSign(cfg)
+		if err != nil {
+			return err
+		}
+		h.Write(data)
+		if err := sig.Sign(h, key.PrivateKey, cfg); err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
+		if err := sig.Serialize(out); err != nil {
+			return err
+		}
+	}
+	return out.Close()
+}
+
+// encryptSymmetric writes data encrypted with passphrase the way Securejoin
+// v3 wants it: exactly one SKESK (v6, S2K type 1 "Salted"), SEIPDv2 AES-128
+// OCB, never compressed, signed by signer if it is not nil.
+func encryptSymmetric(w io.Writer, data, passphrase []byte, signer *openpgp.Entity, now time.Time) error {
+	cfg := pgpConfig(now, false, 0)
+	cfg.S2KConfig = &s2k.Config{S2KMode: s2k.SaltedS2K, PassphraseIsHighEntropy: true}
+	params := &openpgp.EncryptParams{Config: cfg}
+	if signer != nil {
+		params.Signers = []*openpgp.Entity{signer}
+	}
+	pt, err := openpgp.SymmetricallyEncryptWithParams(passphrase, w, params)
+	if err != nil {
+		return err
+	}
+	if _, err := pt.Write(data); err != nil {
+		return err
+	}
+	return pt.Close()
+}
+
+// armorMessage wraps binary OpenPGP data as an ASCII-armored PGP MESSAGE
+// without Version header or CRC (RFC 9580 drops both; gpg and Delta Chat
+// read it).
+func armorMessage(bin []byte) ([]byte, error) {
+	var b bytes.Buffer
+	w, err := armor.EncodeWithChecksumOption(&b, "PGP MESSAGE", nil, false)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(bin); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	b.WriteString("\n")
+	return b.Bytes(), nil
+}
+
+// dearmor returns the binary body of an armored PGP MESSAGE.
+func dearmor(armored []byte, limit int64) ([]byte, error) {
+	block, err := armor.Decode(bytes.NewReader(armored))
+	if err != nil {
+		return nil, fmt.Errorf("%w: armor: %v", ErrMalformed, err)
+	}
+	if block.Type != "PGP MESSAGE" {
+		return nil, fmt.Errorf("%w: armor block is %q, want PGP MESSAGE", ErrMalformed, block.Type)
+	}
+	bin, err := io.ReadAll(io.LimitReader(block.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: armor: %v", ErrMalformed, err)
+	}
+	if int64(len(bin)) > limit {
+		return nil, ErrTooLarge
+	}
+	return bin, nil
+}
+
+// decrypted is what came out of an OpenPGP message after its integrity
+// check passed: the literal data and the signature packets, not yet
+// verified against any key.
+type decrypted struct {
+	data []byte
+	sigs []*packet.Signature
+}
+
+// decryptRing hands go-crypto our decryption key and nothing else, so that
+// no signature is judged inside go-crypto: verify does that, against the
+// keys the caller trusts for the From address.
+type decryptRing struct{ self *openpgp.Entity }
+
+func (r decryptRing) KeysById(uint64) []openpgp.Key { return nil }
+
+func (r decryptRing) EntitiesById(id uint64) []*openpgp.Entity {
+	if r.self == nil {
+		return nil
+	}
+	if id == 0 { // anonymous recipient
+		return []*openpgp.Entity{r.self}
+	}
+	for _, sk := range r.self.Subkeys {
+		if sk.PublicKey.KeyId == id {
+			return []*openpgp.Entity{r.self}
+		}
+	}
+	return nil
+}
+
+// decrypt reads an encrypted OpenPGP message with the given key ring (for
+// public-key encryption) or prompt (for a passphrase). It reads the literal
+// data to EOF, so that the MDC or AEAD tag has been checked before anything
+// is returned, and collects the signature packets.
+func decrypt(bin []byte, ring openpgp.KeyRing, prompt openpgp.PromptFunction, limit int64, now time.Time) (*decrypted, error) {
+	// Allow go-crypto's decompression bound some room above ours for the
+	// packet framing around the literal data, so that ours trips first and
+	// the caller learns ErrTooLarge rather than a generic failure.
+	cfg := pgpConfig(now, false, limit+64<<10)
+	md, err := openpgp.ReadMessage(bytes.NewReader(bin), ring, prompt, cfg)
+	if err != nil {
+		if errors.Is(err, pgperrors.ErrKeyIncorrect) {
+			return nil, fmt.Errorf("%w: no key or passphrase fits", ErrDecrypt)
+		}
+		var se pgperrors.StructuralError
+		var ue pgperrors.UnsupportedError
+		if errors.As(err, &se) || errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%w: openpgp: %v", ErrMalformed, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
+	}
+	if !md.IsEncrypted {
+		return nil, fmt.Errorf("%w: OpenPGP payload is not encrypted", ErrNotEncrypted)
+	}
+	data, err := io.ReadAll(io.LimitReader(md.UnverifiedBody, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: integrity check: %v", ErrDecrypt, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%w: decrypted content over %d bytes", ErrTooLarge, limit)
+	}
+	d := &decrypted{data: data}
+	if !md.IsSigned {
+		return d, nil
+	}
+	for _, c := range md.SignatureCandidates {
+		// With decryptRing no candidate has a key, so a well-formed one ends
+		// as ErrUnknownIssuer; anything else is a structural fault (OPS and
+		// signature disagree, count mismatch, unknown hash).
+		if c.CorrespondingSig == nil || (c.SignatureError != nil && !errors.Is(c.SignatureError, pgperrors.ErrUnknownIssuer)) {
+			return nil, fmt.Errorf("%w: %v", ErrBadSignature, c.SignatureError)
+		}
+		d.sigs = append(d.sigs, c.CorrespondingSig)
+	}
+	return d, nil
+}
+
+// verify checks sig over data against keys and returns the key that made
+// it. errUnknownIssuer means none of keys did; any other error means a key
+// matched and the signature is bad.
+func verify(data []byte, sig *packet.Signature, keys []*keystore.PublicKey, now time.Time) (*keystore.PublicKey, error) {
+	if len(keys) == 0 {
+		return nil, errUnknownIssuer
+	}
+	ring := make(openpgp.EntityList, 0, len(keys))
+	for _, k := range keys {
+		ring = append(ring, k.Entity())
+	}
+	var sb bytes.Buffer
+	if err := sig.Serialize(&sb); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	_, signer, err := openpgp.VerifyDetachedSignature(ring, bytes.NewReader(data), &sb, pgpConfig(now, false, 0))
+	if errors.Is(err, pgperrors.ErrUnknownIssuer) {
+		return nil, errUnknownIssuer
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
+	}
+	for _, k := range keys {
+		if k.Entity() == signer {
+			return k, nil
+		}
+	}
+	return nil, errUnknownIssuer
+}
+
+// errUnknownIssuer is internal: verify found no matching key among those
+// it was given, which the callers turn into the right sentinel.
+var errUnknownIssuer = errors.New("no matching key")

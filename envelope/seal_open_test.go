@@ -1,0 +1,77 @@
+package envelope
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thingpost/thingpost/keystore"
+)
+
+func TestSealOpenRoundTrip(t *testing.T) {
+	var tk testKeys
+	alice, bob, carol := tk.id(t, "alice@home.example"), tk.id(t, "bob@home.example"), tk.id(t, "carol@home.example")
+	date := time.Now().Truncate(time.Second)
+	d := &Draft{
+		From:          alice,
+		To:            []*keystore.PublicKey{bob.Public()},
+		Subject:       "Grüße, a subject long enough to be folded into more than one line of header text",
+		Date:          date,
+		InReplyTo:     "prev@localhost",
+		References:    []string{"first@localhost", "prev@localhost"},
+		AutoSubmitted: true,
+		Headers: []Field{
+			{"Secure-Join", "vc-contact-confirm"},
+			{"Thingpost-Wire", `{"cmd":"on"}`},
+		},
+		Gossip: []*keystore.PublicKey{bob.Public(), carol.Public()},
+		Text:   "on\nset brightness 40 — with a long line that must be encoded as quoted-printable because it is far longer than seventy-six characters",
+		Parts: []Part{
+			{ContentType: "application/json", Body: []byte(`{"state":"on"}`)},
+			{ContentType: "image/png", Filename: "snap.png", Body: bytes.Repeat([]byte{0x89, 'P', 'N', 'G', 0}, 100)},
+		},
+	}
+	s := seal(t, d)
+	if !s.SEIPDv2 {
+		t.Error("SEIPDv1 chosen although every key advertises SEIPDv2")
+	}
+	m, err := Open(context.Background(), s.Raw, OpenOptions{Self: bob, Trusted: trust(alice.Public())})
+	if err != nil {
+		t.Fatalf("Open: %v\n%s", err, s.Raw)
+	}
+	if m.From != "alice@home.example" || m.Signer.Fingerprint() != alice.Fingerprint() || m.SignerSource != SignerTrusted {
+		t.Errorf("From %q signer %v source %v", m.From, m.Signer.Fingerprint(), m.SignerSource)
+	}
+	if !m.Protected || m.Subject != d.Subject || !m.Date.Equal(date) || m.MessageID != s.MessageID {
+		t.Errorf("protected %v subject %q date %v id %q", m.Protected, m.Subject, m.Date, m.MessageID)
+	}
+	if m.InReplyTo != "prev@localhost" || strings.Join(m.References, " ") != "first@localhost prev@localhost" {
+		t.Errorf("threading %q %q", m.InReplyTo, m.References)
+	}
+	if len(m.To) != 1 || m.To[0] != "bob@home.example" {
+		t.Errorf("To %q", m.To)
+	}
+	if m.Header.Get("Secure-Join") != "vc-contact-confirm" || m.Header.Get("Thingpost-Wire") != `{"cmd":"on"}` ||
+		m.Header.Get("Auto-Submitted") != "auto-generated" || m.Header.Get("Chat-Version") != "1.0" {
+		t.Errorf("headers: %v", m.Header)
+	}
+	if m.Text != d.Text {
+		t.Errorf("text %q", m.Text)
+	}
+	if len(m.Parts) != 3 || m.Parts[1].ContentType != "application/json" || string(m.Parts[1].Body) != `{"state":"on"}` ||
+		m.Parts[2].Filename != "snap.png" || !bytes.Equal(m.Parts[2].Body, d.Parts[1].Body) {
+		t.Errorf("parts %+v", m.Parts)
+	}
+	if m.Autocrypt == nil || m.AutocryptOuter || m.Autocrypt.Key.Fingerprint() != alice.Fingerprint() || !m.Autocrypt.PreferEncrypt {
+		t.Errorf("autocrypt %+v", m.Autocrypt)
+	}
+	if len(m.Gossip) != 2 || m.Gossip[0].Key.Fingerprint() != bob.Fingerprint() || m.Gossip[1].Addr != "carol@home.example" || m.Gossip[0].PreferEncrypt {
+		t.Errorf("gossip %+v", m.Gossip)
+	}
+	// Encrypted to self as well.
+	if _, err := Open(context.Background(), s.Raw, OpenOptions{Self: alice, Trusted: trust(alice.Public())}); err != nil {
+		t.Errorf("sender cannot open her own copy: %v", err)
+	}
+}

@@ -1,0 +1,185 @@
+package envelope
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/thingpost/thingpost/keystore"
+)
+
+// OpenPGP packet tags read here.
+const (
+	tagPKESK = 1
+	tagSKESK = 3
+	tagSEIPD = 18
+)
+
+// SymmetricOptions say how OpenSymmetric may decrypt and whom it expects.
+type SymmetricOptions struct {
+	// Passphrases are tried in order (the inviter tries every AUTH token
+	// she holds).
+	Passphrases [][]byte
+	// Signer, when set, is the only key the message may be signed by, and
+	// it must be signed (Securejoin vc-pubkey: the QR code's key). When
+	// nil the message must be unsigned (vc-request-pubkey); a signed one
+	// fails with ErrUnknownSigner, since there is nothing to check it with.
+	Signer *keystore.PublicKey
+	// MaxSize, Now and ClockSkew as in OpenOptions.
+	MaxSize   int64
+	Now       time.Time
+	ClockSkew time.Duration
+}
+
+// SymmetricMessage is a message OpenSymmetric decrypted with one of the
+// passphrases.
+type SymmetricMessage struct {
+	Content
+	// Passphrase is the index in SymmetricOptions.Passphrases of the one
+	// that decrypted the message.
+	Passphrase int
+	// Signer is SymmetricOptions.Signer when the message was signed by it
+	// (verified), and nil when the message is unsigned. There is no third
+	// state: a signature that cannot be verified is an error.
+	Signer *keystore.PublicKey
+}
+
+// OpenSymmetric opens a message sealed with SealSymmetric (or by Delta
+// Chat for the Securejoin v3 steps). The OpenPGP message must have exactly
+// one SKESK, v6 with S2K type 1 "Salted" (other S2K types are refused: an
+// iterated or Argon2 S2K times every passphrase tried would be a cheap
+// denial of service), and no PKESK. Errors wrap the same sentinels as
+// Open; ErrDecrypt when no passphrase fits.
+func OpenSymmetric(ctx context.Context, raw []byte, opts SymmetricOptions) (*SymmetricMessage, error) {
+	m, err := openSymmetric(ctx, raw, &opts)
+	if err != nil {
+		return nil, fmt.Errorf("open symmetric envelope: %w", err)
+	}
+	return m, nil
+}
+
+func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*SymmetricMessage, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	limit, now, skew := limits(o.MaxSize, o.Now, o.ClockSkew)
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), limit)
+	}
+	outer, armored, err := parseOuter(raw, limit)
+	if err != nil {
+		return nil, err
+	}
+	bin, err := dearmor(armored, limit)
+	if err != nil {
+		return nil, err
+	}
+	ske, err := symmetricKey(bin)
+	if err != nil {
+		return nil, err
+	}
+	idx := -1
+	for i, p := range o.Passphrases {
+		// A v6 SKESK is AEAD-protected: a wrong passphrase fails here.
+		if _, _, err := ske.Decrypt(p); err == nil {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 {
+		return nil, fmt.Errorf("%w: none of %d passphrases fits", ErrDecrypt, len(o.Passphrases))
+	}
+	asked := false
+	prompt := func([]openpgp.Key, bool) ([]byte, error) {
+		if asked {
+			return nil, errors.New("passphrase did not decrypt")
+		}
+		asked = true
+		return o.Passphrases[idx], nil
+	}
+	d, err := safeDecrypt(bin, nil, prompt, limit, now)
+	if err != nil {
+		return nil, err
+	}
+	if len(d.sigs) > 1 {
+		return nil, fmt.Errorf("%w: %d signatures, want at most one", ErrBadSignature, len(d.sigs))
+	}
+	if o.Signer != nil && len(d.sigs) == 0 {
+		return nil, fmt.Errorf("%w: expected a signature by %s", ErrUnsigned, o.Signer.Fingerprint())
+	}
+	c, err := parseContent(d.data, outer)
+	if err != nil {
+		return nil, err
+	}
+	m := &SymmetricMessage{Content: *c, Passphrase: idx}
+	if len(d.sigs) == 0 {
+		return m, nil
+	}
+	sig := d.sigs[0]
+	if o.Signer == nil {
+		return nil, fmt.Errorf("%w: the message is signed and no signer key was given", ErrUnknownSigner)
+	}
+	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{o.Signer}, now); err != nil {
+		if errors.Is(err, errUnknownIssuer) {
+			return nil, fmt.Errorf("%w: not signed by %s", ErrUnknownSigner, o.Signer.Fingerprint())
+		}
+		return nil, err
+	}
+	if o.Signer.Addr() != c.From {
+		return nil, fmt.Errorf("%w: signed by %s's key %s, but From is %s", ErrSignerMismatch, o.Signer.Addr(), o.Signer.Fingerprint(), c.From)
+	}
+	if sig.CreationTime.After(now.Add(skew)) {
+		return nil, fmt.Errorf("%w: signature dated %s, in the future", ErrBadSignature, sig.CreationTime.UTC().Format(time.RFC3339))
+	}
+	m.Signer = o.Signer
+	return m, nil
+}
+
+// symmetricKey checks the packets in front of the encrypted data: exactly
+// one SKESK, version 6, S2K type 1, and nothing else; it returns the SKESK.
+func symmetricKey(bin []byte) (ske *packet.SymmetricKeyEncrypted, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			ske, err = nil, fmt.Errorf("%w: openpgp parser panic: %v", ErrMalformed, p)
+		}
+	}()
+	r := packet.NewOpaqueReader(bytes.NewReader(bin))
+	for {
+		op, err := r.Next()
+		if err != nil {
+			return nil, fmt.Errorf("%w: openpgp: %v", ErrMalformed, err)
+		}
+		switch op.Tag {
+		case tagSKESK:
+			if ske != nil {
+				return nil, fmt.Errorf("%w: more than one SKESK", ErrDecrypt)
+			}
+			// v6: version, count, cipher, AEAD mode, S2K length, S2K type.
+			if c := op.Contents; len(c) < 6 || c[0] != 6 || c[5] != 1 {
+				return nil, fmt.Errorf("%w: SKESK is not v6 with a Salted S2K", ErrDecrypt)
+			}
+			p, err := op.Parse()
+			if err != nil {
+				return nil, fmt.Errorf("%w: SKESK: %v", ErrMalformed, err)
+			}
+			var ok bool
+			if ske, ok = p.(*packet.SymmetricKeyEncrypted); !ok {
+				return nil, fmt.Errorf("%w: SKESK parsed as %T", ErrMalformed, p)
+			}
+		case tagPKESK:
+			return nil, fmt.Errorf("%w: public-key encrypted, not symmetric", ErrDecrypt)
+		case tagSEIPD:
+			if ske == nil {
+				return nil, fmt.Errorf("%w: no SKESK before the encrypted data", ErrDecrypt)
+			}
+			return ske, nil
+		default:
+			return nil, fmt.Errorf("%w: OpenPGP packet %d where encrypted data was expected", ErrNotEncrypted, op.Tag)
+		}
+	}
+}
