@@ -261,7 +261,9 @@ func (s ValueSpec) snap(y float64) float64 {
 	if s.Step <= 0 {
 		return y
 	}
-	y = base + math.Round((y-base)/s.Step)*s.Step
+	// The quotient is rounded to 9 decimals first: 0.35/0.1 is 3.4999999999999996.
+	q := math.Round((y-base)/s.Step*1e9) / 1e9
+	y = base + math.Round(q)*s.Step
 	if s.Max != nil && y > *s.Max+slack(*s.Max) {
 		y -= s.Step
 	}
