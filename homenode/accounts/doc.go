@@ -1,0 +1,26 @@
+// Package accounts checks logins for the home mail node: argon2id password
+// hashes in the PHC string format, random passwords for new accounts, and an
+// Authenticator that checks a login against the store, rate-limited per client
+// address.
+//
+// API:
+//
+//	HashPassword(pw string) (string, error)      // "$argon2id$v=19$m=19456,t=2,p=1$salt$hash"
+//	VerifyPassword(hash, pw string) (bool, error) // constant-time; ErrBadHash for an unusable hash
+//	GeneratePassword() (string, error)            // 120 random bits, e.g. "k3xq7m-..."
+//	NewAuthenticator(store PasswordStore, log *slog.Logger) *Authenticator
+//	(*Authenticator).Authenticate(ctx, remote net.Addr, user, pass string) (addr string, err error)
+//
+// Authenticate returns ErrBadCredentials for a wrong user or password and
+// ErrRateLimited (wrapped, with the wait) when the client address failed too
+// often; any other error is a store failure the front end reports as
+// temporary. The limit is per client address (an IPv6 client by its /64), never
+// per account, so an attacker cannot lock the owner out: five failures are
+// free, then each further attempt waits 1 s, doubling up to 15 minutes; an
+// address is forgiven after a success or an hour without failures. Every
+// refused login is logged as one slog line.
+//
+// The argon2id cost (19 MiB, 2 passes, 1 lane: OWASP's recommended minimum)
+// suits a router; at most two hashes are computed at a time so memory stays
+// bounded under a flood of logins.
+package accounts
