@@ -65,8 +65,11 @@ func NewGuard(store SeenStore) *Guard {
 // signer and recipients verified: otherwise anyone could record a
 // Message-ID first and so block the real message.
 //
-// Ids are kept until their Date has left the window (plus the skew), so a
-// replay is caught by the store or by the window, whichever comes first.
+// Ids are kept until their Date is older than the window plus the skew: a
+// replay is caught by the store until the window refuses it, even after the
+// clock steps back by up to the skew. A larger step back after a prune can
+// reopen the window for a pruned id; a thing without a trustworthy clock
+// should set a larger Skew.
 func (g *Guard) Check(ctx context.Context, messageID string, date time.Time) error {
 	id, err := normalizeMessageID(messageID)
 	if err != nil {

@@ -342,3 +342,28 @@ func TestBoltSeenPruneBatch(t *testing.T) {
 		t.Fatal("an id dated after the cutoff was pruned")
 	}
 }
+
+// TestGuardClockStepBack: ids are kept for window+skew, not just the window,
+// so that a clock stepping back (NTP correcting a clock that ran ahead) by up
+// to the skew does not make a pruned id acceptable again.
+func TestGuardClockStepBack(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t, filepath.Join(t.TempDir(), "thing.db"))
+	defer db.Close()
+	clk := &clock{t: t0}
+	g := NewGuard(newStore(t, db))
+	g.Now = clk.now
+	if err := g.Check(ctx, "victim@example.org", t0); err != nil {
+		t.Fatal(err)
+	}
+	// The clock runs ahead; a fresh message prunes what it deems old.
+	clk.set(t0.Add(DefaultWindow + DefaultSkew/2 + time.Second))
+	if err := g.Check(ctx, "other@example.org", clk.now()); err != nil {
+		t.Fatal(err)
+	}
+	// NTP steps it back into the victim's window.
+	clk.set(t0.Add(DefaultWindow - time.Second))
+	if err := g.Check(ctx, "victim@example.org", t0); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("after the clock stepped back: %v, want ErrReplayed", err)
+	}
+}
