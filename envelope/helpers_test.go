@@ -47,14 +47,14 @@ func trust(keys ...*keystore.PublicKey) func(string) []*keystore.PublicKey {
 }
 
 // known returns a Known function over keys.
-func known(keys ...*keystore.PublicKey) func(keystore.Fingerprint) *keystore.PublicKey {
-	return func(f keystore.Fingerprint) *keystore.PublicKey {
+func known(keys ...*keystore.PublicKey) func(keystore.Fingerprint) (*keystore.PublicKey, bool) {
+	return func(f keystore.Fingerprint) (*keystore.PublicKey, bool) {
 		for _, k := range keys {
 			if k.Fingerprint() == f {
-				return k
+				return k, true
 			}
 		}
-		return nil
+		return nil, false
 	}
 }
 

@@ -51,12 +51,13 @@ type OpenOptions struct {
 	Self *keystore.Identity
 	// Trusted returns the keys trusted for an address (lower-case). Only
 	// keys whose own address is addr count. May be nil (trust nobody).
+	// (*keystore.Keyring).AllByAddr fits.
 	Trusted func(addr string) []*keystore.PublicKey
 	// Known, if set, finds any key we hold by fingerprint, whatever address
-	// it belongs to. It only sharpens the error: a message signed by a known
-	// key of another address fails with ErrSignerMismatch instead of
-	// ErrUnknownSigner.
-	Known func(keystore.Fingerprint) *keystore.PublicKey
+	// it belongs to; it fits (*keystore.Keyring).ByFingerprint. It only
+	// sharpens the error: a message signed by a known key of another
+	// address fails with ErrSignerMismatch instead of ErrUnknownSigner.
+	Known func(keystore.Fingerprint) (*keystore.PublicKey, bool)
 	// AcceptAutocryptSigner allows the one case the Securejoin inviter
 	// needs: when Trusted has no key for From, accept a signature by the key
 	// in the message's protected Autocrypt header. The result then says
@@ -142,7 +143,9 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	signer, src, err := o.authenticate(d.data, sig, c, now)
+	// go-crypto refuses a signature made even a second after its clock;
+	// verifying at now+skew tolerates senders whose clocks run ahead.
+	signer, src, err := o.authenticate(d.data, sig, c, now.Add(skew))
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +218,7 @@ func (o *OpenOptions) authenticate(data []byte, sig *packet.Signature, c *Conten
 		copy(f[:], sig.IssuerFingerprint)
 		issuer = f.String()
 		if o.Known != nil {
-			if k := o.Known(f); k != nil && k.Addr() != c.From {
+			if k, ok := o.Known(f); ok && k != nil && k.Addr() != c.From {
 				other = append(other, k)
 			}
 		}

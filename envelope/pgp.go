@@ -58,6 +58,15 @@ func (nopCloser) Close() error { return nil }
 // recipients only for recipients whose key IDs it also writes in clear, so
 // the packets are assembled here from go-crypto's packet layer.
 func encryptTo(w io.Writer, data []byte, recipients []*openpgp.Entity, signer *openpgp.Entity, compress bool, now time.Time) (v2 bool, err error) {
+	return encryptStream(w, recipients, compress, now, func(seipd io.WriteCloser, intended []*packet.Recipient, cfg *packet.Config) error {
+		return signedLiteral(seipd, data, signer, intended, cfg)
+	})
+}
+
+// encryptStream writes the PKESKs and opens the SEIPD packet for
+// encryptTo; body writes the packets inside and closes seipd.
+func encryptStream(w io.Writer, recipients []*openpgp.Entity, compress bool, now time.Time,
+	body func(seipd io.WriteCloser, intended []*packet.Recipient, cfg *packet.Config) error) (v2 bool, err error) {
 	cfg := pgpConfig(now, compress, 0)
 	keys := make([]*packet.PublicKey, 0, len(recipients))
 	intended := make([]*packet.Recipient, 0, len(recipients))
@@ -89,7 +98,7 @@ func encryptTo(w io.Writer, data []byte, recipients []*openpgp.Entity, signer *o
 	if err != nil {
 		return false, err
 	}
-	return v2, signedLiteral(seipd, data, signer, intended, cfg)
+	return v2, body(seipd, intended, cfg)
 }
 
 // signedLiteral writes data as a literal data packet into w, optionally

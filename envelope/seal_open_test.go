@@ -75,3 +75,21 @@ func TestSealOpenRoundTrip(t *testing.T) {
 		t.Errorf("sender cannot open her own copy: %v", err)
 	}
 }
+
+func TestOpenClockSkew(t *testing.T) {
+	var tk testKeys
+	alice, bob := tk.id(t, "alice@home.example"), tk.id(t, "bob@home.example")
+	now := time.Now()
+	// The keys exist from now on; Open looks from a minute earlier, so the
+	// sender's clock runs a minute ahead of ours.
+	s := seal(t, &Draft{From: alice, To: []*keystore.PublicKey{bob.Public()}, Text: "on", Date: now})
+	for _, tt := range []struct {
+		skew time.Duration
+		ok   bool
+	}{{0, true}, {2 * time.Minute, true}, {30 * time.Second, false}} {
+		m, err := Open(context.Background(), s.Raw, OpenOptions{Self: bob, Trusted: trust(alice.Public()), Now: now.Add(-time.Minute), ClockSkew: tt.skew})
+		if (err == nil) != tt.ok || (m != nil) != tt.ok {
+			t.Errorf("skew %v: message %v, error %v", tt.skew, m != nil, err)
+		}
+	}
+}

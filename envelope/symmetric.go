@@ -124,7 +124,7 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if o.Signer == nil {
 		return nil, fmt.Errorf("%w: the message is signed and no signer key was given", ErrUnknownSigner)
 	}
-	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{o.Signer}, now); err != nil {
+	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{o.Signer}, now.Add(skew)); err != nil {
 		if errors.Is(err, errUnknownIssuer) {
 			return nil, fmt.Errorf("%w: not signed by %s", ErrUnknownSigner, o.Signer.Fingerprint())
 		}
