@@ -30,6 +30,11 @@ type SymmetricOptions struct {
 	// nil the message must be unsigned (vc-request-pubkey); a signed one
 	// fails with ErrUnknownSigner, since there is nothing to check it with.
 	Signer *keystore.PublicKey
+	// AutocryptSigner, when Signer is nil and this is not zero, requires a
+	// signature by the key in the message's protected Autocrypt header,
+	// and that key must have this fingerprint (Securejoin vc-pubkey: the
+	// joiner knows only the fingerprint from the QR code).
+	AutocryptSigner keystore.Fingerprint
 	// MaxSize, Now and ClockSkew as in OpenOptions.
 	MaxSize   int64
 	Now       time.Time
@@ -109,34 +114,41 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if len(d.sigs) > 1 {
 		return nil, fmt.Errorf("%w: %d signatures, want at most one", ErrBadSignature, len(d.sigs))
 	}
-	if o.Signer != nil && len(d.sigs) == 0 {
-		return nil, fmt.Errorf("%w: expected a signature by %s", ErrUnsigned, o.Signer.Fingerprint())
-	}
 	c, err := parseContent(d.data, outer)
 	if err != nil {
 		return nil, err
+	}
+	signer := o.Signer
+	if signer == nil && o.AutocryptSigner != (keystore.Fingerprint{}) {
+		if c.Autocrypt == nil || c.AutocryptOuter || c.Autocrypt.Key.Fingerprint() != o.AutocryptSigner {
+			return nil, fmt.Errorf("%w: no protected Autocrypt key with fingerprint %s", ErrUnknownSigner, o.AutocryptSigner)
+		}
+		signer = c.Autocrypt.Key
+	}
+	if signer != nil && len(d.sigs) == 0 {
+		return nil, fmt.Errorf("%w: expected a signature by %s", ErrUnsigned, signer.Fingerprint())
 	}
 	m := &SymmetricMessage{Content: *c, Passphrase: idx}
 	if len(d.sigs) == 0 {
 		return m, nil
 	}
 	sig := d.sigs[0]
-	if o.Signer == nil {
+	if signer == nil {
 		return nil, fmt.Errorf("%w: the message is signed and no signer key was given", ErrUnknownSigner)
 	}
-	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{o.Signer}, now.Add(skew)); err != nil {
+	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{signer}, now.Add(skew)); err != nil {
 		if errors.Is(err, errUnknownIssuer) {
-			return nil, fmt.Errorf("%w: not signed by %s", ErrUnknownSigner, o.Signer.Fingerprint())
+			return nil, fmt.Errorf("%w: not signed by %s", ErrUnknownSigner, signer.Fingerprint())
 		}
 		return nil, err
 	}
-	if o.Signer.Addr() != c.From {
-		return nil, fmt.Errorf("%w: signed by %s's key %s, but From is %s", ErrSignerMismatch, o.Signer.Addr(), o.Signer.Fingerprint(), c.From)
+	if signer.Addr() != c.From {
+		return nil, fmt.Errorf("%w: signed by %s's key %s, but From is %s", ErrSignerMismatch, signer.Addr(), signer.Fingerprint(), c.From)
 	}
 	if sig.CreationTime.After(now.Add(skew)) {
 		return nil, fmt.Errorf("%w: signature dated %s, in the future", ErrBadSignature, sig.CreationTime.UTC().Format(time.RFC3339))
 	}
-	m.Signer = o.Signer
+	m.Signer = signer
 	return m, nil
 }
 
