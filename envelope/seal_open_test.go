@@ -12,7 +12,11 @@ import (
 
 func TestSealOpenRoundTrip(t *testing.T) {
 	var tk testKeys
-	alice, bob, carol := tk.id(t, "alice@home.example"), tk.id(t, "bob@home.example"), tk.id(t, "carol@home.example")
+	bob, carol := tk.id(t, "bob@home.example"), tk.id(t, "carol@home.example")
+	alice, err := keystore.New("alice@home.example", "Alice Ärger, \"the\" owner")
+	if err != nil {
+		t.Fatal(err)
+	}
 	date := time.Now().Truncate(time.Second)
 	d := &Draft{
 		From:          alice,
@@ -41,8 +45,8 @@ func TestSealOpenRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v\n%s", err, s.Raw)
 	}
-	if m.From != "alice@home.example" || m.Signer.Fingerprint() != alice.Fingerprint() || m.SignerSource != SignerTrusted {
-		t.Errorf("From %q signer %v source %v", m.From, m.Signer.Fingerprint(), m.SignerSource)
+	if m.From != "alice@home.example" || m.FromName != alice.Name() || m.Signer.Fingerprint() != alice.Fingerprint() || m.SignerSource != SignerTrusted {
+		t.Errorf("From %q %q signer %v source %v", m.From, m.FromName, m.Signer.Fingerprint(), m.SignerSource)
 	}
 	if !m.Protected || m.Subject != d.Subject || !m.Date.Equal(date) || m.MessageID != s.MessageID {
 		t.Errorf("protected %v subject %q date %v id %q", m.Protected, m.Subject, m.Date, m.MessageID)
