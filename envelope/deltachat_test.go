@@ -126,9 +126,9 @@ func TestOpenMangled(t *testing.T) {
 		file string
 		want error
 	}{
-		{"mixed-up-long", ErrUnsigned},               // Exchange: multipart/mixed, empty text part first
-		{"google-workspace-mixed-up", ErrUnsigned},   // footer part, then the multipart/encrypted
-		{"protonmail-mixed-up", ErrMalformed},        // structure fine, payload replaced by a placeholder
+		{"mixed-up-long", ErrUnsigned},                // Exchange: multipart/mixed, empty text part first
+		{"google-workspace-mixed-up", ErrUnsigned},    // footer part, then the multipart/encrypted
+		{"protonmail-mixed-up", ErrMalformed},         // structure fine, payload replaced by a placeholder
 		{"thunderbird_encrypted_signed", ErrUnsigned}, // multipart/signed inside the encryption
 		{"thunderbird_with_autocrypt_unencrypted", ErrNotEncrypted},
 	} {
