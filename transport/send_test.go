@@ -1,0 +1,157 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-smtp"
+)
+
+func testMessage(n int, body string) []byte {
+	return []byte(fmt.Sprintf("From: <app@home.test>\r\nTo: <lamp@home.test>\r\nSubject: test %d\r\nMessage-ID: <m%d.%d@home.test>\r\n\r\n%s\r\n",
+		n, n, time.Now().UnixNano(), body))
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// inboxBodies reads INBOX with an independent client.
+func inboxBodies(t testing.TB, a Account) [][]byte {
+	t.Helper()
+	c, _, err := connectIMAP(ctxT(t, 10*time.Second), &a, &imapclient.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSet{imap.SeqRange{Start: 1, Stop: 0}}, &imap.FetchOptions{
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil && !strings.Contains(err.Error(), "No messages") {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		out = append(out, m.FindBodySection(&imap.FetchItemBodySection{Peek: true}))
+	}
+	return out
+}
+
+func TestSendEverySecurity(t *testing.T) {
+	for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS, SecurityPlain} {
+		t.Run(string(sec), func(t *testing.T) {
+			h := newMemHome(t, memOpts{sec: sec})
+			msg := testMessage(1, "on")
+			if err := Send(ctxT(t, 10*time.Second), h.account(), "lamp@home.test", []string{"lamp@home.test"}, msg); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+			got := inboxBodies(t, h.account())
+			if len(got) != 1 || !bytes.Equal(got[0], msg) {
+				t.Fatalf("INBOX has %d messages, first %q", len(got), got)
+			}
+		})
+	}
+}
+
+func TestSendAuthLoginFallback(t *testing.T) {
+	h := newMemHome(t, memOpts{sec: SecurityTLS, loginOnly: true})
+	if err := Send(ctxT(t, 10*time.Second), h.account(), h.addr, []string{h.addr}, testMessage(1, "x")); err != nil {
+		t.Fatalf("Send with AUTH LOGIN only: %v", err)
+	}
+	a := h.account()
+	a.Password = "wrong"
+	err := Send(ctxT(t, 10*time.Second), a, h.addr, []string{h.addr}, testMessage(2, "x"))
+	if !errors.Is(err, ErrAuth) {
+		t.Fatalf("wrong password over LOGIN: %v", err)
+	}
+}
+
+func TestSendClassifiesRejections(t *testing.T) {
+	h := newMemHome(t, memOpts{sec: SecurityPlain})
+	h.rejectRcpt["gone@home.test"] = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+	h.rejectRcpt["busy@home.test"] = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try later"}
+	msg := testMessage(1, "x")
+
+	err := Send(ctxT(t, 10*time.Second), h.account(), h.addr, []string{h.addr, "gone@home.test"}, msg)
+	if !errors.Is(err, ErrPermanent) || Retryable(err) || !strings.Contains(err.Error(), "gone@home.test") {
+		t.Errorf("550 recipient: %v (retryable %v)", err, Retryable(err))
+	}
+	err = Send(ctxT(t, 10*time.Second), h.account(), h.addr, []string{"busy@home.test"}, msg)
+	if !errors.Is(err, ErrTemporary) || !Retryable(err) {
+		t.Errorf("451 recipient: %v (retryable %v)", err, Retryable(err))
+	}
+	if n := len(inboxBodies(t, h.account())); n != 0 {
+		t.Errorf("a refused send delivered %d messages", n)
+	}
+
+	a := h.account()
+	a.Password = "wrong"
+	err = Send(ctxT(t, 10*time.Second), a, h.addr, []string{h.addr}, msg)
+	if !errors.Is(err, ErrAuth) || !Retryable(err) {
+		t.Errorf("bad password: %v", err)
+	}
+	for _, tt := range []struct {
+		from  string
+		rcpts []string
+		raw   []byte
+	}{
+		{"", []string{h.addr}, msg},
+		{h.addr, nil, msg},
+		{h.addr, []string{"a@b\r\nRCPT TO:<evil@x>"}, msg},
+		{h.addr, []string{h.addr}, nil},
+	} {
+		err := Send(ctxT(t, 10*time.Second), h.account(), tt.from, tt.rcpts, tt.raw)
+		if !errors.Is(err, ErrPermanent) {
+			t.Errorf("Send(%q, %q, %d bytes) = %v, want ErrPermanent", tt.from, tt.rcpts, len(tt.raw), err)
+		}
+	}
+}
+
+func TestSendPinMismatch(t *testing.T) {
+	for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS} {
+		t.Run(string(sec), func(t *testing.T) {
+			h := newMemHome(t, memOpts{sec: sec})
+			a := h.account()
+			a.PinSHA256 = strings.Repeat("00", 32)
+			err := Send(ctxT(t, 10*time.Second), a, h.addr, []string{h.addr}, testMessage(1, "x"))
+			if !errors.Is(err, ErrPinMismatch) {
+				t.Fatalf("Send with a wrong pin: %v", err)
+			}
+			// Without a pin the self-signed certificate fails normal
+			// verification.
+			a.PinSHA256 = ""
+			err = Send(ctxT(t, 10*time.Second), a, h.addr, []string{h.addr}, testMessage(1, "x"))
+			if !errors.Is(err, ErrTLS) {
+				t.Fatalf("Send without a pin to a self-signed server: %v", err)
+			}
+			if n := len(inboxBodies(t, h.account())); n != 0 {
+				t.Errorf("%d messages delivered over an unverified connection", n)
+			}
+		})
+	}
+}
+
+func TestSendPlainRefusedToNonLoopback(t *testing.T) {
+	a := Account{Address: "lamp@home.test", Password: "pw",
+		IMAP: Server{HostPort: "192.0.2.1:143", Security: SecurityPlain},
+		SMTP: Server{HostPort: "192.0.2.1:25", Security: SecurityPlain}}
+	start := time.Now()
+	err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
+	if !errors.Is(err, ErrPlainNotLoopback) || Retryable(err) {
+		t.Fatalf("Send plain to 192.0.2.1: %v", err)
+	}
+	if time.Since(start) > time.Second {
+		t.Errorf("refusal took %v: it must not even dial", time.Since(start))
+	}
+}
