@@ -1,0 +1,209 @@
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/thingpost/thingpost/homenode/accounts"
+	"github.com/thingpost/thingpost/homenode/mailstore"
+)
+
+func newStore(t testing.TB) *mailstore.Store {
+	t.Helper()
+	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func addUser(t testing.TB, st *mailstore.Store, addr, pw string) {
+	t.Helper()
+	h, err := accounts.HashPassword(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddUser(context.Background(), addr, h); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// inbox returns the raw messages in addr's INBOX, oldest first.
+func inbox(t testing.TB, st *mailstore.Store, addr string) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	boxes, err := st.Mailboxes(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range boxes {
+		if mb.Name != "INBOX" {
+			continue
+		}
+		infos, err := st.Messages(ctx, addr, mb.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, m := range infos {
+			raw, err := st.MessageRaw(ctx, addr, mb.ID, m.UID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, raw)
+		}
+		return out
+	}
+	t.Fatalf("%s has no INBOX", addr)
+	return nil
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func testLogger(buf *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(buf, nil))
+}
+
+// serve starts srv on a loopback listener (wrapped by wrap, if not nil) and
+// returns its address; the server is shut down at the end of the test.
+func serve(t testing.TB, srv *Server, wrap func(net.Listener) net.Listener) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if wrap != nil {
+		l = wrap(l)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		if err := <-done; err != nil {
+			t.Errorf("Serve returned %v after Shutdown, want nil", err)
+		}
+	})
+	return addr
+}
+
+func selfSigned(t testing.TB) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "mx.home.test"},
+		DNSNames:     []string{"mx.home.test"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+func clientTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
+
+// code is the SMTP reply code in err, or 0.
+func code(err error) int {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se.Code
+	}
+	return 0
+}
+
+func enhanced(err error) string {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("%d.%d.%d", se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	}
+	return ""
+}
+
+func message(from, to, subject, body string) string {
+	return "From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject +
+		"\r\nDate: Mon, 02 Jan 2026 15:04:05 +0000\r\nMessage-ID: <" + subject + "@test>\r\n\r\n" + body + "\r\n"
+}
+
+// send runs one transaction on c and returns the first error.
+func send(c *smtp.Client, from string, to []string, msg string) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	for _, r := range to {
+		if err := c.Rcpt(r, nil); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+func dial(t testing.TB, addr string) *smtp.Client {
+	t.Helper()
+	c, err := smtp.Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func contains(haystack []byte, needles ...string) bool {
+	for _, n := range needles {
+		if !strings.Contains(string(haystack), n) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,258 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// ErrServerClosed is returned by Serve after Shutdown or Close.
+var ErrServerClosed = smtp.ErrServerClosed
+
+// Store is what the front ends need from the mail store (*mailstore.Store).
+type Store interface {
+	HasUser(ctx context.Context, addr string) (bool, error)
+	// Deliver appends raw to the INBOX of every recipient, durably, all or
+	// nothing.
+	Deliver(ctx context.Context, rcpts []string, raw []byte) error
+}
+
+// Authenticator checks a login (accounts.Authenticator). It returns the
+// account address, or an error wrapping accounts.ErrBadCredentials or
+// accounts.ErrRateLimited; other errors are temporary failures.
+type Authenticator interface {
+	Authenticate(ctx context.Context, remote net.Addr, user, pass string) (string, error)
+}
+
+// Enqueuer puts mail for other domains into the durable outbound queue
+// (*queue.Queue, which also wakes its worker; *mailstore.Store works too).
+type Enqueuer interface {
+	Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) (uint64, error)
+}
+
+// Defaults for zero option values.
+const (
+	DefaultMaxSize        = 32 << 20
+	DefaultMaxRecipients  = 100
+	DefaultMaxConnections = 100
+)
+
+const (
+	// readTimeout covers an idle command wait and a whole DATA transfer
+	// (go-smtp sets it once before the DATA line): 32 MiB over a slow uplink.
+	readTimeout  = 10 * time.Minute
+	writeTimeout = time.Minute
+	// storeTimeout bounds one store operation for one SMTP command.
+	storeTimeout = 2 * time.Minute
+	// maxHops refuses mail that went through too many servers (a loop).
+	maxHops = 50
+)
+
+// Server is one SMTP listener role (MX or submission) over the store. Serve
+// may be called for several listeners; Shutdown stops them all.
+type Server struct {
+	srv      *smtp.Server
+	store    Store
+	log      *slog.Logger
+	hostname string
+	domains  map[string]bool
+	maxConns int
+	role     string // "mx" or "submission"
+
+	submission bool
+	auth       Authenticator // submission only
+	queue      Enqueuer      // submission only; nil refuses other domains
+
+	mu        sync.Mutex
+	closing   bool
+	listeners []net.Listener
+	sessions  map[*session]struct{}
+	idle      chan struct{} // signalled when a transaction ends while closing
+}
+
+type common struct {
+	hostname       string
+	domains        []string
+	maxSize        int64
+	maxRecipients  int
+	maxConnections int
+	tlsConfig      *tls.Config
+	log            *slog.Logger
+}
+
+func newServer(store Store, role string, c common) *Server {
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	if c.maxSize <= 0 {
+		c.maxSize = DefaultMaxSize
+	}
+	if c.maxRecipients <= 0 {
+		c.maxRecipients = DefaultMaxRecipients
+	}
+	if c.maxConnections <= 0 {
+		c.maxConnections = DefaultMaxConnections
+	}
+	s := &Server{
+		store:    store,
+		log:      c.log.With("role", role),
+		domains:  make(map[string]bool),
+		maxConns: c.maxConnections,
+		role:     role,
+		sessions: make(map[*session]struct{}),
+		idle:     make(chan struct{}, 1),
+	}
+	for _, d := range c.domains {
+		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
+	}
+	s.hostname = c.hostname
+	if s.hostname == "" && len(c.domains) > 0 {
+		s.hostname = strings.ToLower(c.domains[0])
+	}
+	if s.hostname == "" {
+		s.hostname = "localhost"
+	}
+	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	srv.Domain = s.hostname
+	srv.MaxMessageBytes = c.maxSize
+	srv.MaxRecipients = c.maxRecipients
+	srv.ReadTimeout = readTimeout
+	srv.WriteTimeout = writeTimeout
+	srv.TLSConfig = c.tlsConfig
+	srv.ErrorLog = errorLog{s.log}
+	s.srv = srv
+	return s
+}
+
+// Serve accepts connections on l until Shutdown or Close; it then returns
+// nil. For implicit TLS pass a tls.NewListener.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return ErrServerClosed
+	}
+	if s.srv.AllowInsecureAuth && !isLoopback(l.Addr()) {
+		s.mu.Unlock()
+		l.Close()
+		return fmt.Errorf("smtpd %s: refusing to allow AUTH without TLS on %s: not a loopback address", s.role, l.Addr())
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	err := s.srv.Serve(l)
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return nil
+	}
+	return fmt.Errorf("smtpd %s: serve %s: %w", s.role, l.Addr(), err)
+}
+
+// Shutdown stops accepting connections and new transactions (a MAIL command
+// gets 421), lets transactions in flight finish (their 250 comes only after
+// the store has the message), then closes every connection. If ctx ends
+// first, the remaining connections are closed at once and ctx.Err() is
+// returned; a client cut off that way got no 250 and will retry.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.closing = true
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+
+	var err error
+	for s.busy() {
+		select {
+		case <-s.idle:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		if err != nil {
+			break
+		}
+	}
+	// Closes what is left: idle connections and any still in a transaction
+	// after ctx ended. go-smtp's own Shutdown would wait for idle clients
+	// to say QUIT.
+	s.srv.Close()
+	return err
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	err := s.srv.Close()
+	if errors.Is(err, smtp.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// busy reports whether some session is inside a mail transaction.
+func (s *Server) busy() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for sess := range s.sessions {
+		if sess.inTx {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	_, isTLS := c.TLSConnectionState()
+	sess := &session{srv: s, remote: c.Conn().RemoteAddr(), helo: c.Hostname(), tls: isTLS}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		s.log.Info("connection refused", "client", sess.remote.String(), "reason", "shutting down")
+		return nil, errShuttingDown
+	}
+	if len(s.sessions) >= s.maxConns {
+		s.log.Warn("connection refused", "client", sess.remote.String(), "reason", "too many connections")
+		return nil, errTooManyConns
+	}
+	s.sessions[sess] = struct{}{}
+	return sess, nil
+}
+
+func (s *Server) isLocalDomain(domain string) bool { return s.domains[domain] }
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+func storeCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), storeTimeout)
+}
+
+// errorLog routes go-smtp's internal error log (connection errors, panics)
+// to slog.
+type errorLog struct{ log *slog.Logger }
+
+func (e errorLog) Printf(format string, v ...any) {
+	e.log.Debug("smtp connection", "msg", fmt.Sprintf(format, v...))
+}
+
+func (e errorLog) Println(v ...any) {
+	e.log.Debug("smtp connection", "msg", strings.TrimSpace(fmt.Sprintln(v...)))
+}
