@@ -136,8 +136,8 @@ func TestSubmissionSender(t *testing.T) {
 	c := e.login(t, "alice@home.test", "pw-alice")
 	for _, tc := range []struct {
 		name, envFrom, msg string
-		code                int
-		text                string
+		code               int
+		text               string
 	}{
 		{"envelope from another account", "bob@home.test", message("alice@home.test", "bob@home.test", "s1", "x"), 553, "not yours"},
 		{"envelope from another domain", "alice@evil.example", message("alice@home.test", "bob@home.test", "s2", "x"), 553, "not yours"},
@@ -389,4 +389,3 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
-
