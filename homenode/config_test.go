@@ -1,7 +1,9 @@
 package homenode
 
 import (
+	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -274,6 +276,23 @@ func TestInitWritesWorkingNode(t *testing.T) {
 	if len(res.DKIM) != 1 || res.DKIM[0].Name != "homenode._domainkey.home.test." ||
 		!strings.HasPrefix(res.DKIM[0].Value, "v=DKIM1; k=rsa; p=MIIBIjAN") {
 		t.Errorf("DKIM record %+v", res.DKIM)
+	}
+	// p= is the DER public key of the key file, as a receiver decodes it.
+	_, p, _ := strings.Cut(res.DKIM[0].Value, "p=")
+	der, err := base64.StdEncoding.DecodeString(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := LoadDKIMKey(cfg.Path(cfg.DKIM.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !priv.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+		t.Error("DNS record does not publish the key in the key file")
 	}
 	if s := res.DKIM[0].String(); !strings.Contains(s, `" "`) {
 		t.Errorf("a 2048-bit key record must be split into 255-byte strings: %s", s)

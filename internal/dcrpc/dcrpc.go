@@ -58,6 +58,7 @@ func FindBinary(dir string) (string, error) {
 
 // Event is one event from get_next_event.
 type Event struct {
+	Seq       int    // position in the client's event log; pass Seq+1 to WaitEvent for what came after
 	ContextID uint32 // the account ID
 	Kind      string
 	ChatID    uint32
@@ -211,6 +212,7 @@ func (c *Client) pump(ctx context.Context) {
 		ev := Event{ContextID: raw.ContextID, Kind: f.Kind, ChatID: f.ChatID, MsgID: f.MsgID,
 			ContactID: f.ContactID, Progress: f.Progress, Msg: f.Msg, Raw: raw.Event, At: time.Now()}
 		c.mu.Lock()
+		ev.Seq = len(c.events)
 		c.events = append(c.events, ev)
 		close(c.changed)
 		c.changed = make(chan struct{})
