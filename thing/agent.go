@@ -1,0 +1,431 @@
+package thing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/thingpost/thingpost/envelope"
+	"github.com/thingpost/thingpost/keystore"
+	"github.com/thingpost/thingpost/securejoin"
+	"github.com/thingpost/thingpost/thing/driver"
+	"github.com/thingpost/thingpost/transport"
+	"github.com/thingpost/thingpost/wire"
+)
+
+// Defaults.
+const (
+	DefaultQuarantine = "Quarantine"
+	DefaultProcessed  = "Processed"
+	DefaultInviteTTL  = 15 * time.Minute
+	// DefaultRate is how many messages one sender may have handled per
+	// minute, with DefaultBurst at once.
+	DefaultRate  = 30
+	DefaultBurst = 10
+)
+
+// Config is what an Agent needs; thingd reads it from a TOML file.
+type Config struct {
+	// DataDir holds identity.key (stored without a passphrase, 0600) and
+	// thing.db.
+	DataDir string
+	Name    string
+	Kind    string
+	Account transport.Account
+	Driver  driver.Config
+	// Window is the replay window on the protected Date (0: wire.DefaultWindow).
+	Window time.Duration
+	// MaxSize bounds a message the thing will open (0: envelope.DefaultMaxSize).
+	MaxSize int64
+	// Processed is the folder handled mail is moved to; "" deletes it.
+	Processed string
+	// Quarantine is the folder refused mail is moved to ("" means
+	// DefaultQuarantine).
+	Quarantine string
+	// InviteTTL is how long an owner's invite code works (0: DefaultInviteTTL).
+	InviteTTL time.Duration
+	// GuestCommands are the device commands guests may send; nil means
+	// all of them.
+	GuestCommands []string
+	// Rate and Burst limit messages per sender and minute (0: defaults).
+	Rate, Burst int
+	// Watch tunes the mailbox watcher (reconnect backoff, IDLE refresh).
+	Watch  transport.WatchOptions
+	Logger *slog.Logger
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+}
+
+// Agent is one thing: its identity, store, device and mailbox.
+type Agent struct {
+	cfg     Config
+	self    *keystore.Identity
+	store   *Store
+	dev     driver.Driver
+	guard   *wire.Guard
+	inviter *securejoin.Inviter
+	log     *slog.Logger
+	limiter *limiter
+	kick    chan struct{}
+	events  chan wire.Event
+	// mu serialises message handling with owner changes and events, so a
+	// revoke takes effect before the next message is looked at.
+	mu sync.Mutex
+}
+
+// Init creates a thing's data directory: a new identity stored without a
+// passphrase (a thing boots unattended) and the store with a fresh factory
+// invite. It refuses a directory that already holds an identity.
+func Init(dir, addr, name string) (*keystore.Identity, error) {
+	if _, err := os.Stat(filepath.Join(dir, keystore.FileName)); err == nil {
+		return nil, fmt.Errorf("init thing: %s already holds an identity", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("init thing: %w", err)
+	}
+	id, err := keystore.New(addr, name)
+	if err != nil {
+		return nil, fmt.Errorf("init thing: %w", err)
+	}
+	if err := keystore.SaveUnprotected(dir, id); err != nil {
+		return nil, fmt.Errorf("init thing: %w", err)
+	}
+	st, err := OpenStore(filepath.Join(dir, StoreFile))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	tok := Token{InviteNumber: securejoin.NewToken(), Auth: securejoin.NewToken(), Factory: true, Role: wire.RoleOwner}
+	if err := st.PutToken(tok); err != nil {
+		return nil, fmt.Errorf("init thing: %w", err)
+	}
+	return id, nil
+}
+
+// Open loads a thing from cfg.DataDir (made by Init) and starts its device.
+func Open(cfg Config) (*Agent, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Quarantine == "" {
+		cfg.Quarantine = DefaultQuarantine
+	}
+	if cfg.InviteTTL <= 0 {
+		cfg.InviteTTL = DefaultInviteTTL
+	}
+	if cfg.MaxSize <= 0 {
+		cfg.MaxSize = envelope.DefaultMaxSize
+	}
+	if cfg.Rate <= 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	id, err := keystore.LoadUnprotected(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("open thing %s: %w", cfg.DataDir, err)
+	}
+	st, err := OpenStore(filepath.Join(cfg.DataDir, StoreFile))
+	if err != nil {
+		return nil, err
+	}
+	if name, err := st.Name(); err == nil && name != "" {
+		cfg.Name = name
+	}
+	a := &Agent{
+		cfg:     cfg,
+		self:    id,
+		store:   st,
+		log:     cfg.Logger.With("thing", id.Addr()),
+		limiter: newLimiter(cfg.Rate, cfg.Burst, cfg.Now),
+		kick:    make(chan struct{}, 1),
+		events:  make(chan wire.Event, 64),
+	}
+	a.guard = wire.NewGuard(st.seen)
+	a.guard.Now = cfg.Now
+	if cfg.Window > 0 {
+		a.guard.Window = cfg.Window
+	}
+	a.inviter = &securejoin.Inviter{Self: id, Tokens: a.tokens, MaxSize: cfg.MaxSize, Now: cfg.Now}
+	dcfg := cfg.Driver
+	dcfg.Notify = a.notify
+	if dcfg.Now == nil {
+		dcfg.Now = cfg.Now
+	}
+	if dcfg.Logger == nil {
+		dcfg.Logger = a.log
+	}
+	a.dev, err = driver.New(cfg.Kind, dcfg)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open thing %s: %w", cfg.DataDir, err)
+	}
+	return a, nil
+}
+
+// Close stops the device and closes the store.
+func (a *Agent) Close() error {
+	return errors.Join(a.dev.Close(), a.store.Close())
+}
+
+// Identity is the thing's own key.
+func (a *Agent) Identity() *keystore.Identity { return a.self }
+
+// Device gives the thing's driver (the demo opens a door through it).
+func (a *Agent) Device() driver.Driver { return a.dev }
+
+// Store gives the thing's store (status displays, tests).
+func (a *Agent) Store() *Store { return a.store }
+
+// FactoryInvite is the code printed on the thing. It makes the first person
+// to complete the join the owner and grants nothing after that.
+func (a *Agent) FactoryInvite() (*securejoin.Invite, error) {
+	t, err := a.store.FactoryToken()
+	if err != nil {
+		return nil, fmt.Errorf("factory invite: %w", err)
+	}
+	return a.invite(t), nil
+}
+
+func (a *Agent) invite(t *Token) *securejoin.Invite {
+	return &securejoin.Invite{
+		Fingerprint:  a.self.Fingerprint(),
+		Addr:         a.self.Addr(),
+		Name:         a.cfg.Name,
+		InviteNumber: t.InviteNumber,
+		Auth:         t.Auth,
+		V3:           true,
+	}
+}
+
+func (a *Agent) tokens() ([]securejoin.Token, error) {
+	ts, err := a.store.ValidTokens(a.cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]securejoin.Token, len(ts))
+	for i, t := range ts {
+		out[i] = securejoin.Token{InviteNumber: t.InviteNumber, Auth: t.Auth}
+	}
+	return out, nil
+}
+
+// Run watches the mailbox and sends replies and events until ctx ends.
+func (a *Agent) Run(ctx context.Context) error {
+	wo := a.cfg.Watch
+	if wo.Logger == nil {
+		wo.Logger = a.log
+	}
+	wo.CreateFolders = append(slices.Clone(wo.CreateFolders), a.cfg.Quarantine)
+	if a.cfg.Processed != "" {
+		wo.CreateFolders = append(wo.CreateFolders, a.cfg.Processed)
+	}
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); a.runOutbox(ctx) }()
+	go func() { defer wg.Done(); a.runEvents(ctx) }()
+	a.wake()
+	err := transport.Watch(ctx, a.cfg.Account, a.store, a.Handle, wo)
+	wg.Wait()
+	return err
+}
+
+func (a *Agent) processed() transport.Disposition {
+	if a.cfg.Processed == "" {
+		return transport.Delete()
+	}
+	return transport.Move(a.cfg.Processed)
+}
+
+// quarantine moves a refused message aside with its reason in the log; it
+// is never answered.
+func (a *Agent) quarantine(m transport.Msg, reason string, err error) transport.Disposition {
+	a.log.Warn("quarantined", "uid", m.UID, "reason", reason, "err", err)
+	return transport.Move(a.cfg.Quarantine)
+}
+
+// Handle decides about one message from the mailbox. It is the agent's
+// transport.Handler; an error means "try again later" (the store failed).
+func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposition, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if m.Raw == nil || int64(len(m.Raw)) > a.cfg.MaxSize {
+		return a.quarantine(m, "too large", fmt.Errorf("%d bytes, limit %d", m.Size, a.cfg.MaxSize)), nil
+	}
+	now := a.cfg.Now()
+	if envelope.IsReport(m.Raw) {
+		// An unencrypted read receipt or delivery report: nothing to do.
+		a.log.Debug("ignored report", "uid", m.UID)
+		return a.processed(), nil
+	}
+	if h, err := plainStep(m.Raw); err == nil && h == securejoin.StepRequest {
+		return a.pairing(ctx, m, func() (*securejoin.Outgoing, error) { return a.inviter.HandleRequest(ctx, m.Raw) })
+	}
+	msg, err := envelope.Open(ctx, m.Raw, envelope.OpenOptions{
+		Self:                  a.self,
+		Trusted:               a.trusted,
+		Known:                 a.known,
+		AcceptAutocryptSigner: true,
+		MaxSize:               a.cfg.MaxSize,
+		Now:                   now,
+	})
+	switch {
+	case errors.Is(err, envelope.ErrDecrypt):
+		// Not encrypted to our key: maybe a Securejoin v3 request under
+		// one of our AUTH tokens.
+		out, serr := a.inviter.HandleRequestPubkey(ctx, m.Raw)
+		if serr != nil {
+			return a.quarantine(m, "cannot decrypt", errors.Join(err, serr)), nil
+		}
+		return a.pairing(ctx, m, func() (*securejoin.Outgoing, error) { return out, nil })
+	case errors.Is(err, envelope.ErrUnsigned):
+		// Delta Chat's key updates and encrypted read receipts are
+		// unsigned; so is a forgery. Neither is acted on or answered.
+		a.log.Info("ignored unsigned message", "uid", m.UID)
+		return transport.Move(a.cfg.Quarantine), nil
+	case err != nil:
+		return a.quarantine(m, "cannot be authenticated", err), nil
+	}
+	if msg.Header.Get(securejoin.HeaderStep) == securejoin.StepRequestWithAuth {
+		return a.joined(ctx, m, msg)
+	}
+	if msg.SignerSource != envelope.SignerTrusted {
+		return a.quarantine(m, "unknown signer", fmt.Errorf("key %s is not on the thing's list", msg.Signer.Fingerprint())), nil
+	}
+	if msg.Header.Get(securejoin.HeaderStep) != "" {
+		// Other handshake steps (a joiner's duplicate, vc-contact-confirm
+		// echoes) need nothing from the inviter.
+		return a.processed(), nil
+	}
+	if !slices.Contains(msg.To, a.self.Addr()) {
+		return a.quarantine(m, "not addressed to this thing", fmt.Errorf("protected To is %v", msg.To)), nil
+	}
+	person, err := a.store.Person(msg.Signer.Fingerprint())
+	if err != nil {
+		return a.quarantine(m, "unknown signer", err), nil
+	}
+	if !person.Active(now) {
+		return a.quarantine(m, "access expired", fmt.Errorf("%s's role ended %s", person.Addr, person.Expires.Format(time.RFC3339))), nil
+	}
+	if !a.limiter.allow(person.Fingerprint) {
+		return a.quarantine(m, "rate limit", fmt.Errorf("%s sends too fast", person.Addr)), nil
+	}
+	if err := a.guard.Check(ctx, msg.MessageID, msg.Date); err != nil {
+		if errors.Is(err, wire.ErrReplayed) {
+			return a.redelivered(m, msg, err)
+		}
+		return a.quarantine(m, "replay guard", err), nil
+	}
+	if err := a.store.journal(msg.MessageID, journalEntry{UIDValidity: m.UIDValidity, UID: m.UID, Date: msg.Date}, now.Add(-a.guard.Window-a.guard.Skew)); err != nil {
+		return transport.Disposition{}, fmt.Errorf("journal: %w", err)
+	}
+	reply := a.execute(ctx, person, msg)
+	if err := a.reply(ctx, person, msg, reply); err != nil {
+		return transport.Disposition{}, err
+	}
+	return a.processed(), nil
+}
+
+// redelivered tells a message offered again after a crash (same mailbox
+// message: answered already, just finish moving it) from a replay.
+func (a *Agent) redelivered(m transport.Msg, msg *envelope.Message, err error) (transport.Disposition, error) {
+	e, jerr := a.store.journaled(msg.MessageID)
+	if jerr != nil {
+		return transport.Disposition{}, fmt.Errorf("journal: %w", jerr)
+	}
+	if e != nil && e.UIDValidity == m.UIDValidity && e.UID == m.UID {
+		a.log.Info("finished a message handled before a restart", "uid", m.UID, "message_id", msg.MessageID)
+		return a.processed(), nil
+	}
+	return a.quarantine(m, "replayed", err), nil
+}
+
+func (a *Agent) trusted(addr string) []*keystore.PublicKey {
+	people, err := a.store.People()
+	if err != nil {
+		a.log.Error("read people", "err", err)
+		return nil
+	}
+	var out []*keystore.PublicKey
+	for _, p := range people {
+		if p.Addr != addr {
+			continue
+		}
+		if k, err := keystore.ImportPublic(p.Key); err == nil {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func (a *Agent) known(fpr keystore.Fingerprint) (*keystore.PublicKey, bool) {
+	p, err := a.store.Person(fpr)
+	if err != nil {
+		return nil, false
+	}
+	k, err := keystore.ImportPublic(p.Key)
+	return k, err == nil
+}
+
+// pairing runs a first handshake step and queues its answer.
+func (a *Agent) pairing(ctx context.Context, m transport.Msg, step func() (*securejoin.Outgoing, error)) (transport.Disposition, error) {
+	out, err := step()
+	if err != nil {
+		return a.quarantine(m, "securejoin refused", err), nil
+	}
+	if err := a.send(ctx, outboxEntry{To: []string{out.To}, Raw: out.Raw}); err != nil {
+		return transport.Disposition{}, err
+	}
+	a.log.Info("securejoin step answered", "to", out.To)
+	return a.processed(), nil
+}
+
+// joined completes a Securejoin: the joiner proved the AUTH token, so he
+// gets the role the invite grants.
+func (a *Agent) joined(ctx context.Context, m transport.Msg, msg *envelope.Message) (transport.Disposition, error) {
+	j, confirm, err := a.inviter.HandleRequestWithAuth(ctx, msg)
+	if err != nil {
+		return a.quarantine(m, "securejoin refused", err), nil
+	}
+	p, err := a.store.Grant(j.Token.Auth, j.Key, a.cfg.Now())
+	if errors.Is(err, ErrNotFound) {
+		return a.quarantine(m, "securejoin refused", fmt.Errorf("invite used or expired meanwhile")), nil
+	}
+	if err != nil {
+		return transport.Disposition{}, fmt.Errorf("grant: %w", err)
+	}
+	a.log.Info("paired", "addr", p.Addr, "fpr", p.Fingerprint, "role", p.Role)
+	welcome, err := a.seal(ctx, j.Key, "", nil, wire.Reply{OK: true, Text: a.welcome(p)})
+	if err != nil {
+		return transport.Disposition{}, err
+	}
+	if err := a.send(ctx, outboxEntry{To: []string{confirm.To}, Raw: confirm.Raw}, welcome); err != nil {
+		return transport.Disposition{}, err
+	}
+	return a.processed(), nil
+}
+
+func (a *Agent) welcome(p *Person) string {
+	s := fmt.Sprintf("Hello! I am %s. You are my %s", a.name(), p.Role)
+	if !p.Expires.IsZero() {
+		s += " until " + p.Expires.UTC().Format("2006-01-02 15:04 MST")
+	}
+	return s + `. Send "help" to see what I can do.`
+}
+
+func (a *Agent) name() string {
+	if a.cfg.Name != "" {
+		return a.cfg.Name
+	}
+	return a.self.Addr()
+}

@@ -1,0 +1,455 @@
+package thing
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/thingpost/thingpost/keystore"
+	"github.com/thingpost/thingpost/transport"
+	"github.com/thingpost/thingpost/wire"
+)
+
+// StoreFile is the name of the agent's bbolt file in its data directory.
+const StoreFile = "thing.db"
+
+var (
+	bucketPeople  = []byte("people")
+	bucketTokens  = []byte("tokens")
+	bucketMeta    = []byte("meta")
+	bucketJournal = []byte("journal")
+	bucketOutbox  = []byte("outbox")
+	keyMailbox    = []byte("mailbox")
+	keyName       = []byte("name")
+	seenBucket    = "seen"
+)
+
+// ErrNotFound means no person or token matched.
+var ErrNotFound = errors.New("not found")
+
+// Person is someone the thing knows: a paired key and its role.
+type Person struct {
+	Addr        string    `json:"addr"`
+	Fingerprint string    `json:"fpr"`
+	Key         []byte    `json:"key"` // binary transferable public key
+	Role        wire.Role `json:"role"`
+	Since       time.Time `json:"since"`
+	// Expires ends a guest's access; zero means never.
+	Expires    time.Time `json:"expires,omitzero"`
+	Subscribed bool      `json:"subscribed"`
+}
+
+// Active reports whether the person may use the thing at now.
+func (p *Person) Active(now time.Time) bool {
+	return p.Expires.IsZero() || now.Before(p.Expires)
+}
+
+// Token is an open invite: the secrets of one QR code and what it grants.
+type Token struct {
+	InviteNumber string `json:"i"`
+	Auth         string `json:"s"`
+	// Factory marks the code printed on the thing: it makes the first
+	// joiner the owner and grants nothing once there is an owner.
+	Factory bool      `json:"factory,omitempty"`
+	Role    wire.Role `json:"role,omitempty"`
+	// For is how long the granted role lasts (guests); 0 means no end.
+	For time.Duration `json:"for,omitempty"`
+	// Expires ends the code itself; zero for the factory code.
+	Expires time.Time `json:"expires,omitzero"`
+}
+
+// journalEntry remembers an accepted message, so a message offered again
+// after a crash is recognised as ours rather than as a replay.
+type journalEntry struct {
+	UIDValidity uint32    `json:"uidv"`
+	UID         uint32    `json:"uid"`
+	Date        time.Time `json:"date"`
+}
+
+// outboxEntry is a sealed message waiting to be submitted.
+type outboxEntry struct {
+	To  []string `json:"to"`
+	Raw []byte   `json:"raw"`
+}
+
+// Store is the agent's durable state in one bbolt file: people, invites,
+// seen Message-IDs, the mailbox position, and the outbox.
+type Store struct {
+	db   *bbolt.DB
+	seen *wire.BoltSeen
+}
+
+// OpenStore opens or creates the store at path (mode 0600).
+func OpenStore(path string) (*Store, error) {
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: 2 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open thing store %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketPeople, bucketTokens, bucketMeta, bucketJournal, bucketOutbox} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init thing store %s: %w", path, err)
+	}
+	seen, err := wire.NewBoltSeen(db, seenBucket)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init thing store %s: %w", path, err)
+	}
+	return &Store{db: db, seen: seen}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func getJSON(b *bbolt.Bucket, key []byte, v any) (bool, error) {
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return false, fmt.Errorf("decode %s/%q: %w", "record", key, err)
+	}
+	return true, nil
+}
+
+func putJSON(b *bbolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+// People returns everyone the thing knows, including expired guests.
+func (s *Store) People() ([]Person, error) {
+	var out []Person
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketPeople).ForEach(func(k, v []byte) error {
+			var p Person
+			if err := json.Unmarshal(v, &p); err != nil {
+				return fmt.Errorf("decode person %s: %w", k, err)
+			}
+			out = append(out, p)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Person finds a person by fingerprint.
+func (s *Store) Person(fpr keystore.Fingerprint) (*Person, error) {
+	var p Person
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		ok, err = getJSON(tx.Bucket(bucketPeople), []byte(fpr.String()), &p)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return &p, nil
+}
+
+// PutPerson adds or replaces a person. A new key for an address replaces
+// the old one: one key per address, as Delta Chat has it.
+func (s *Store) PutPerson(p Person) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPeople)
+		if err := deleteAddr(b, p.Addr, p.Fingerprint); err != nil {
+			return err
+		}
+		return putJSON(b, []byte(p.Fingerprint), p)
+	})
+}
+
+func deleteAddr(b *bbolt.Bucket, addr, keep string) error {
+	var drop [][]byte
+	err := b.ForEach(func(k, v []byte) error {
+		var p Person
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		if p.Addr == addr && string(k) != keep {
+			drop = append(drop, append([]byte(nil), k...))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, k := range drop {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemovePerson forgets the person with this fingerprint or address.
+func (s *Store) RemovePerson(who string) (*Person, error) {
+	var removed *Person
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketPeople)
+		return b.ForEach(func(k, v []byte) error {
+			var p Person
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			if removed == nil && (p.Addr == who || p.Fingerprint == who) {
+				removed = &p
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if removed == nil {
+		return nil, ErrNotFound
+	}
+	err = s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketPeople).Delete([]byte(removed.Fingerprint))
+	})
+	return removed, err
+}
+
+// hasOwner reports whether any owner is recorded.
+func hasOwner(tx *bbolt.Tx) (bool, error) {
+	found := false
+	err := tx.Bucket(bucketPeople).ForEach(func(_, v []byte) error {
+		var p Person
+		if err := json.Unmarshal(v, &p); err != nil {
+			return err
+		}
+		found = found || p.Role == wire.RoleOwner
+		return nil
+	})
+	return found, err
+}
+
+// PutToken records an invite.
+func (s *Store) PutToken(t Token) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bucketTokens), []byte(t.Auth), t)
+	})
+}
+
+// FactoryToken returns the factory code's token.
+func (s *Store) FactoryToken() (*Token, error) {
+	var out *Token
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
+			var t Token
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if t.Factory {
+				out = &t
+			}
+			return nil
+		})
+	})
+	if err == nil && out == nil {
+		err = ErrNotFound
+	}
+	return out, err
+}
+
+// ValidTokens lists the invites that may be used at now: unexpired invites,
+// and the factory code while the thing has no owner.
+func (s *Store) ValidTokens(now time.Time) ([]Token, error) {
+	var out []Token
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		owned, err := hasOwner(tx)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
+			var t Token
+			if err := json.Unmarshal(v, &t); err != nil {
+				return err
+			}
+			if t.usable(now, owned) {
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (t *Token) usable(now time.Time, owned bool) bool {
+	if t.Factory {
+		return !owned
+	}
+	return now.Before(t.Expires)
+}
+
+// Grant makes the joiner of auth a person with the role the token grants,
+// and uses the token up, in one transaction: two joiners racing for one
+// invite cannot both get in. It returns the person as recorded.
+func (s *Store) Grant(auth string, key *keystore.PublicKey, now time.Time) (*Person, error) {
+	var granted *Person
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		tb := tx.Bucket(bucketTokens)
+		var t Token
+		ok, err := getJSON(tb, []byte(auth), &t)
+		if err != nil {
+			return err
+		}
+		owned, err := hasOwner(tx)
+		if err != nil {
+			return err
+		}
+		if !ok || !t.usable(now, owned) {
+			return fmt.Errorf("invite: %w", ErrNotFound)
+		}
+		p := Person{Addr: key.Addr(), Fingerprint: key.Fingerprint().String(), Key: key.Bytes(), Since: now}
+		if t.Factory {
+			p.Role = wire.RoleOwner
+		} else {
+			p.Role = t.Role
+			if t.For > 0 {
+				p.Expires = now.Add(t.For)
+			}
+			if err := tb.Delete([]byte(auth)); err != nil {
+				return err
+			}
+		}
+		p.Subscribed = p.Role != wire.RoleGuest
+		pb := tx.Bucket(bucketPeople)
+		// Someone who already is owner keeps the role if he joins again.
+		var old Person
+		if ok, err := getJSON(pb, []byte(p.Fingerprint), &old); err != nil {
+			return err
+		} else if ok && old.Role == wire.RoleOwner {
+			p.Role, p.Expires, p.Since = wire.RoleOwner, time.Time{}, old.Since
+		}
+		if err := deleteAddr(pb, p.Addr, p.Fingerprint); err != nil {
+			return err
+		}
+		granted = &p
+		return putJSON(pb, []byte(p.Fingerprint), p)
+	})
+	return granted, err
+}
+
+// Name is the thing's display name as renamed by its owner ("" if never).
+func (s *Store) Name() (string, error) {
+	var n string
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		n = string(tx.Bucket(bucketMeta).Get(keyName))
+		return nil
+	})
+	return n, err
+}
+
+// SetName records a new display name.
+func (s *Store) SetName(name string) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyName, []byte(name))
+	})
+}
+
+// LoadState implements transport.StateStore.
+func (s *Store) LoadState(context.Context) (transport.State, error) {
+	var st transport.State
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketMeta), keyMailbox, &st)
+		return err
+	})
+	return st, err
+}
+
+// SaveState implements transport.StateStore.
+func (s *Store) SaveState(_ context.Context, st transport.State) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bucketMeta), keyMailbox, st)
+	})
+}
+
+// journal records which mailbox message an accepted Message-ID came in.
+func (s *Store) journal(id string, e journalEntry, pruneBefore time.Time) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketJournal)
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var old journalEntry
+			if json.Unmarshal(v, &old) == nil && old.Date.Before(pruneBefore) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
+		return putJSON(b, []byte(id), e)
+	})
+}
+
+func (s *Store) journaled(id string) (*journalEntry, error) {
+	var e journalEntry
+	var ok bool
+	err := s.db.View(func(tx *bbolt.Tx) (err error) {
+		ok, err = getJSON(tx.Bucket(bucketJournal), []byte(id), &e)
+		return err
+	})
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// queue puts sealed messages into the outbox, durably.
+func (s *Store) queue(msgs ...outboxEntry) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketOutbox)
+		for _, m := range msgs {
+			seq, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := putJSON(b, binary.BigEndian.AppendUint64(nil, seq), m); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+type queued struct {
+	key []byte
+	outboxEntry
+}
+
+func (s *Store) outbox() ([]queued, error) {
+	var out []queued
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
+			var e outboxEntry
+			if err := json.Unmarshal(v, &e); err != nil {
+				return fmt.Errorf("decode outbox entry: %w", err)
+			}
+			out = append(out, queued{key: append([]byte(nil), k...), outboxEntry: e})
+			return nil
+		})
+	})
+	return out, err
+}
+
+func (s *Store) unqueue(key []byte) error {
+	return s.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketOutbox).Delete(key) })
+}
