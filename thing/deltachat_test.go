@@ -1,0 +1,232 @@
+package thing_test
+
+import (
+	"context"
+	"io"
+	"sync"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/thingpost/thingpost/internal/dcrpc"
+	"github.com/thingpost/thingpost/transport"
+)
+
+// dcPeer is one Delta Chat core process with accounts on a test home.
+type dcPeer struct {
+	t   *testing.T
+	ctx context.Context
+	c   *dcrpc.Client
+}
+
+func startDeltaChat(t *testing.T, ctx context.Context) *dcPeer {
+	t.Helper()
+	wd, _ := os.Getwd()
+	bin, err := dcrpc.FindBinary(wd)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must install the Delta Chat core (scripts/bootstrap.sh): %v", err)
+		}
+		t.Skipf("Delta Chat core not installed (run scripts/bootstrap.sh): %v", err)
+	}
+	var log strings.Builder
+	c, err := dcrpc.Start(bin, t.TempDir(), &lockedWriter{w: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		if t.Failed() {
+			t.Logf("Delta Chat events:\n%s", c.Recent(80))
+		}
+	})
+	return &dcPeer{t: t, ctx: ctx, c: c}
+}
+
+// account configures a Delta Chat account for a homenode account (plain
+// loopback IMAP and SMTP) and starts its I/O.
+func (d *dcPeer) account(a transport.Account) uint32 {
+	d.t.Helper()
+	acc, err := d.c.AddAccount(d.ctx)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	ih, ip := hostPort(d.t, a.IMAP.HostPort)
+	sh, sp := hostPort(d.t, a.SMTP.HostPort)
+	err = d.c.AddTransport(d.ctx, acc, dcrpc.Transport{Addr: a.Address, Password: a.Password,
+		IMAPServer: ih, IMAPPort: ip, IMAPSecurity: "plain", SMTPServer: sh, SMTPPort: sp, SMTPSecurity: "plain",
+		CertificateChecks: "acceptInvalidCertificates"})
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if err := d.c.StartIO(d.ctx, acc); err != nil {
+		d.t.Fatal(err)
+	}
+	return acc
+}
+
+func hostPort(t testing.TB, hp string) (string, int) {
+	h, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := strconv.Atoi(p)
+	return h, n
+}
+
+// join scans code with acc and waits until the join completed.
+func (d *dcPeer) join(acc uint32, code string) uint32 {
+	d.t.Helper()
+	mark := d.c.Mark()
+	chat, err := d.c.SecureJoin(d.ctx, acc, code)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	_, err = d.c.WaitEvent(d.ctx, mark, func(e dcrpc.Event) bool {
+		return e.ContextID == acc && e.Kind == "SecurejoinJoinerProgress" && e.Progress == 1000
+	})
+	if err != nil {
+		d.t.Fatalf("join did not complete: %v", err)
+	}
+	return chat
+}
+
+// say sends text and returns the thing's answer that contains want.
+func (d *dcPeer) say(acc, chat uint32, text, want string) dcrpc.Message {
+	d.t.Helper()
+	mark := d.c.Mark()
+	if _, err := d.c.SendText(d.ctx, acc, chat, text); err != nil {
+		d.t.Fatal(err)
+	}
+	return d.await(acc, mark, want, 30*time.Second)
+}
+
+// await returns the first incoming message for acc after mark whose text
+// contains want.
+func (d *dcPeer) await(acc uint32, mark int, want string, within time.Duration) dcrpc.Message {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, within)
+	defer cancel()
+	for {
+		e, err := d.c.WaitEvent(ctx, mark, func(e dcrpc.Event) bool { return e.ContextID == acc && e.Kind == "IncomingMsg" })
+		if err != nil {
+			d.t.Fatalf("no answer containing %q: %v", want, err)
+		}
+		mark = e.Seq + 1
+		m, err := d.c.GetMessage(d.ctx, acc, e.MsgID)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		if strings.Contains(m.Text, want) {
+			return m
+		}
+	}
+}
+
+// silent checks that acc gets no message for a while.
+func (d *dcPeer) silent(acc uint32, mark int, within time.Duration) {
+	d.t.Helper()
+	ctx, cancel := context.WithTimeout(d.ctx, within)
+	defer cancel()
+	if e, err := d.c.WaitEvent(ctx, mark, func(e dcrpc.Event) bool { return e.ContextID == acc && e.Kind == "IncomingMsg" }); err == nil {
+		m, _ := d.c.GetMessage(d.ctx, acc, e.MsgID)
+		d.t.Fatalf("expected no answer, got %q", m.Text)
+	}
+}
+
+var inviteURL = regexp.MustCompile(`https://i\.delta\.chat/#\S+`)
+
+// TestDeltaChatOwnsALamp: a Delta Chat user pairs with a lamp by its invite
+// link, both v3 and legacy, becomes owner and commands it; a second Delta
+// Chat user without an invite gets nothing; invited, he can switch the
+// lamp; revoked, his next command does nothing.
+func TestDeltaChatOwnsALamp(t *testing.T) {
+	for _, v3 := range []bool{true, false} {
+		t.Run(map[bool]string{true: "v3", false: "legacy"}[v3], func(t *testing.T) {
+			h := startHome(t, "light")
+			dc := startDeltaChat(t, h.ctx)
+			aliceAcct, err := h.node.AddAccount(h.ctx, "alice")
+			if err != nil {
+				t.Fatal(err)
+			}
+			bobAcct, err := h.node.AddAccount(h.ctx, "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			alice, bob := dc.account(aliceAcct), dc.account(bobAcct)
+
+			inv, err := h.agent.FactoryInvite()
+			if err != nil {
+				t.Fatal(err)
+			}
+			inv.V3 = v3
+			mark := dc.c.Mark()
+			chat := dc.join(alice, inv.URL())
+			welcome := dc.await(alice, mark, "You are my owner", 30*time.Second)
+			if !welcome.ShowPadlock {
+				t.Error("welcome not shown as encrypted")
+			}
+
+			m := dc.say(alice, chat, "on", "on")
+			if !m.ShowPadlock || !power(t, h.agent) {
+				t.Fatalf("on: %+v, power %v", m, power(t, h.agent))
+			}
+			m = dc.say(alice, chat, "status", "The lamp is on")
+			if !m.ShowPadlock {
+				t.Fatal("status reply not encrypted")
+			}
+
+			// Bob scans the spent factory code: no join, no answer, and
+			// his command does nothing.
+			mark = dc.c.Mark()
+			bobChat, err := dc.c.SecureJoin(h.ctx, bob, inv.URL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			dc.c.SendText(h.ctx, bob, bobChat, "off")
+			dc.silent(bob, mark, 5*time.Second)
+			if !power(t, h.agent) {
+				t.Fatal("an unpaired Delta Chat user switched the lamp off")
+			}
+
+			// Invited, bob joins as member and can switch the lamp.
+			m = dc.say(alice, chat, "invite", "invite")
+			code := inviteURL.FindString(m.Text)
+			if code == "" {
+				t.Fatalf("no invite link in %q", m.Text)
+			}
+			mark = dc.c.Mark()
+			bobChat = dc.join(bob, code)
+			dc.await(bob, mark, "You are my member", 30*time.Second)
+			dc.say(bob, bobChat, "off", "off")
+			if power(t, h.agent) {
+				t.Fatal("member could not switch the lamp off")
+			}
+
+			// Revoked, bob's next command does nothing.
+			dc.say(alice, chat, "revoke "+bobAcct.Address, "can no longer")
+			mark = dc.c.Mark()
+			dc.c.SendText(h.ctx, bob, bobChat, "on")
+			dc.silent(bob, mark, 5*time.Second)
+			if power(t, h.agent) {
+				t.Fatal("a revoked member switched the lamp on")
+			}
+		})
+	}
+}
+
+// lockedWriter serialises writes from the core's log reader.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
