@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -336,3 +337,176 @@ func verify(data []byte, sig *packet.Signature, keys []*keystore.PublicKey, now 
 // errUnknownIssuer is internal: verify found no matching key among those
 // it was given, which the callers turn into the right sentinel.
 var errUnknownIssuer = errors.New("no matching key")
+
+// checkPKESKs rejects public-key encrypted session key packets whose
+// framing go-crypto reads leniently: an MPI bit count that does not match
+// its value (any count from 257 to 264 reads the same 33 octets), an ECDH
+// point format octet that does not fit the point, a v6 key field length
+// that does not match the key version. Changing such a field
+// changes no cryptographic input, so the message would still decrypt and
+// verify; refusing non-canonical forms keeps every byte of the message
+// significant, as a one-byte change anywhere must be refused.
+func checkPKESKs(bin []byte) error {
+	r := packet.NewOpaqueReader(bytes.NewReader(bin))
+	for {
+		op, err := r.Next()
+		if err != nil {
+			return nil // decrypt reports structural errors
+		}
+		switch op.Tag {
+		case tagPKESK:
+			if err := canonicalPKESK(op.Contents); err != nil {
+				return fmt.Errorf("%w: PKESK: %v", ErrMalformed, err)
+			}
+		case tagSKESK:
+		default:
+			return nil
+		}
+	}
+}
+
+func canonicalPKESK(c []byte) error {
+	if len(c) < 2 {
+		return errors.New("truncated")
+	}
+	var algo packet.PublicKeyAlgorithm
+	var rest []byte
+	switch c[0] {
+	case 3:
+		if len(c) < 10 {
+			return errors.New("truncated")
+		}
+		algo, rest = packet.PublicKeyAlgorithm(c[9]), c[10:]
+	case 6:
+		n := int(c[1])
+		switch {
+		case n == 0: // anonymous
+		case len(c) > 2 && (n == 21 && c[2] == 4 || n == 33 && c[2] == 6):
+		default:
+			return fmt.Errorf("key field of %d octets", n)
+		}
+		if len(c) < 3+n {
+			return errors.New("truncated")
+		}
+		algo, rest = packet.PublicKeyAlgorithm(c[2+n]), c[3+n:]
+	default:
+		return nil // go-crypto refuses unknown versions
+	}
+	mpis := 0
+	switch algo {
+	case packet.PubKeyAlgoRSA, packet.PubKeyAlgoRSAEncryptOnly, packet.PubKeyAlgoECDH:
+		mpis = 1
+	case packet.PubKeyAlgoElGamal:
+		mpis = 2
+	}
+	for range mpis {
+		mpi := rest
+		var err error
+		if rest, err = canonicalMPI(rest); err != nil {
+			return err
+		}
+		if algo == packet.PubKeyAlgoECDH {
+			// go-crypto drops the point format octet of a native
+			// Curve25519/X448 point unread: require the one that fits the
+			// length (0x40 native, 0x04 uncompressed SEC1).
+			v := mpi[2 : len(mpi)-len(rest)]
+			switch {
+			case len(v) == 33 || len(v) == 57:
+				if v[0] != 0x40 {
+					return fmt.Errorf("ECDH point format %#x for a native point", v[0])
+				}
+				// X25519 ignores the top bit of a u-coordinate (RFC 7748),
+				// and the OpenPGP KDF does not hash the ephemeral point:
+				// the bit must be zero, as every real sender makes it.
+				if len(v) == 33 && v[32]&0x80 != 0 {
+					return errors.New("X25519 point with the top bit set")
+				}
+			case len(v) >= 65 && len(v)%2 == 1:
+				if v[0] != 0x04 {
+					return fmt.Errorf("ECDH point format %#x for a SEC1 point", v[0])
+				}
+			default:
+				return fmt.Errorf("ECDH point of %d octets", len(v))
+			}
+		}
+	}
+	return nil
+}
+
+// canonicalMPI checks the MPI at the start of b and returns what follows.
+func canonicalMPI(b []byte) ([]byte, error) {
+	if len(b) < 2 {
+		return nil, errors.New("truncated MPI")
+	}
+	nbits := int(b[0])<<8 | int(b[1])
+	n := (nbits + 7) / 8
+	if len(b) < 2+n {
+		return nil, errors.New("truncated MPI")
+	}
+	if n > 0 && (b[2] == 0 || nbits != (n-1)*8+bits.Len8(b[2])) {
+		return nil, fmt.Errorf("MPI bit count %d does not match its value", nbits)
+	}
+	return b[2+n:], nil
+}
+
+// checkFraming walks the packet headers of a binary OpenPGP message and
+// requires that the declared lengths cover the input exactly. go-crypto
+// reads a final packet that claims more octets than there are as if it
+// ended early, so without this a changed length octet would go unnoticed.
+func checkFraming(b []byte) error {
+	for len(b) > 0 {
+		ctb := b[0]
+		if ctb&0x80 == 0 {
+			return fmt.Errorf("%w: openpgp: invalid packet header %#x", ErrMalformed, ctb)
+		}
+		b = b[1:]
+		if ctb&0x40 == 0 { // old format: the low two bits give the length size
+			size := [4]int{1, 2, 4, 0}[ctb&3]
+			if size == 0 { // indeterminate: to the end
+				return nil
+			}
+			if len(b) < size {
+				return fmt.Errorf("%w: openpgp: truncated packet header", ErrMalformed)
+			}
+			n := 0
+			for _, c := range b[:size] {
+				n = n<<8 | int(c)
+			}
+			if b = b[size:]; n > len(b) {
+				return fmt.Errorf("%w: openpgp: packet of %d octets, %d left", ErrMalformed, n, len(b))
+			}
+			b = b[n:]
+			continue
+		}
+		for { // new format, possibly in partial lengths
+			if len(b) == 0 {
+				return fmt.Errorf("%w: openpgp: truncated packet header", ErrMalformed)
+			}
+			c, n, partial := b[0], 0, false
+			switch {
+			case c < 192:
+				n, b = int(c), b[1:]
+			case c < 224:
+				if len(b) < 2 {
+					return fmt.Errorf("%w: openpgp: truncated packet header", ErrMalformed)
+				}
+				n, b = (int(c)-192)<<8+int(b[1])+192, b[2:]
+			case c == 255:
+				if len(b) < 5 {
+					return fmt.Errorf("%w: openpgp: truncated packet header", ErrMalformed)
+				}
+				n, b = int(b[1])<<24|int(b[2])<<16|int(b[3])<<8|int(b[4]), b[5:]
+			default:
+				n, b, partial = 1<<(c&0x1f), b[1:], true
+			}
+			if n > len(b) {
+				return fmt.Errorf("%w: openpgp: packet of %d octets, %d left", ErrMalformed, n, len(b))
+			}
+			b = b[n:]
+			if !partial {
+				break
+			}
+		}
+	}
+	return nil
+}

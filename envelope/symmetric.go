@@ -84,6 +84,9 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if err != nil {
 		return nil, err
 	}
+	if err := checkFraming(bin); err != nil {
+		return nil, err
+	}
 	ske, err := symmetricKey(bin)
 	if err != nil {
 		return nil, err
@@ -171,9 +174,16 @@ func symmetricKey(bin []byte) (ske *packet.SymmetricKeyEncrypted, err error) {
 			if ske != nil {
 				return nil, fmt.Errorf("%w: more than one SKESK", ErrDecrypt)
 			}
-			// v6: version, count, cipher, AEAD mode, S2K length, S2K type.
-			if c := op.Contents; len(c) < 6 || c[0] != 6 || c[5] != 1 {
+			// v6: version, count of the next five fields' octets, cipher,
+			// AEAD mode, S2K length, S2K (type 1, hash, 8-octet salt), IV.
+			// go-crypto ignores the two lengths; they must be right here,
+			// so that no octet of the message can change unnoticed.
+			c := op.Contents
+			if len(c) < 6 || c[0] != 6 || c[5] != 1 || c[4] != 10 {
 				return nil, fmt.Errorf("%w: SKESK is not v6 with a Salted S2K", ErrDecrypt)
+			}
+			if iv := packet.AEADMode(c[3]).IvLength(); iv == 0 || int(c[1]) != 3+10+iv {
+				return nil, fmt.Errorf("%w: SKESK field count %d does not match", ErrMalformed, c[1])
 			}
 			p, err := op.Parse()
 			if err != nil {
