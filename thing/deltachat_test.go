@@ -3,12 +3,12 @@ package thing_test
 import (
 	"context"
 	"io"
-	"sync"
 	"net"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 

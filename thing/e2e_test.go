@@ -311,4 +311,3 @@ func TestPairCommandInviteRevoke(t *testing.T) {
 		t.Fatal("revoked member switched the light on")
 	}
 }
-
