@@ -116,8 +116,9 @@ func readKey(data []byte, want string) (*openpgp.Entity, error) {
 // readSingleEntity reads one transferable key and requires that nothing
 // follows it.
 func readSingleEntity(r io.Reader) (e *openpgp.Entity, err error) {
-	// go-crypto panics on a few malformed packets; untrusted input must
-	// never bring the process down.
+	// go-crypto's parsers have panicked on malformed packets before
+	// (ProtonMail/go-crypto#66, #327, both fixed); a key from a stranger's
+	// mail must never bring the process down.
 	defer func() {
 		if p := recover(); p != nil {
 			e, err = nil, fmt.Errorf("%w: malformed key (%v)", ErrBadKey, p)
@@ -141,7 +142,8 @@ func readSingleEntity(r io.Reader) (e *openpgp.Entity, err error) {
 	}
 }
 
-// Armor returns the public key armored ("-----BEGIN PGP PUBLIC KEY BLOCK").
+// Armor returns Bytes armored ("-----BEGIN PGP PUBLIC KEY BLOCK"), for
+// gpg --import or a person to copy.
 func (k *PublicKey) Armor() string {
 	b, err := armored(openpgp.PublicKeyType, func(w io.Writer) error {
 		_, err := w.Write(k.min)

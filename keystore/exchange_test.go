@@ -224,11 +224,24 @@ func TestImportBadInput(t *testing.T) {
 	}
 	badBody := strings.Replace(armored, mid, mid[:10]+flipped+mid[11:], 1)
 
+	// go-crypto v1.4 panicked on an exportable-certification subpacket
+	// without data (ProtonMail/go-crypto#327): primary key, User ID, then a
+	// signature whose only hashed subpacket is that empty type 4.
+	var bad327 bytes.Buffer
+	if err := id.Entity().PrimaryKey.Serialize(&bad327); err != nil {
+		t.Fatal(err)
+	}
+	uid := []byte("<lamp@home.example>")
+	bad327.Write(append([]byte{0xc0 | 13, byte(len(uid))}, uid...))
+	sig := []byte{4, 0x13, 22, 8, 0, 2, 1, 4, 0, 0, 0, 0, 0, 8, 0xff, 0, 8, 0xff}
+	bad327.Write(append([]byte{0xc0 | 2, byte(len(sig))}, sig...))
+
 	tests := []struct {
 		name string
 		data []byte
 	}{
 		{"empty", nil},
+		{"empty exportable-certification subpacket", bad327.Bytes()},
 		{"whitespace", []byte(" \n")},
 		{"garbage armor", []byte("-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n!!!! not base64 ****\n-----END PGP PUBLIC KEY BLOCK-----\n")},
 		{"armored message", []byte("-----BEGIN PGP MESSAGE-----\n\nwy4ECQMI\n-----END PGP MESSAGE-----\n")},
