@@ -291,8 +291,7 @@ func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposit
 	case errors.Is(err, envelope.ErrUnsigned):
 		// Delta Chat's key updates and encrypted read receipts are
 		// unsigned; so is a forgery. Neither is acted on or answered.
-		a.log.Info("ignored unsigned message", "uid", m.UID)
-		return transport.Move(a.cfg.Quarantine), nil
+		return a.quarantine(m, "unsigned", err), nil
 	case err != nil:
 		return a.quarantine(m, "cannot be authenticated", err), nil
 	}
@@ -332,6 +331,11 @@ func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposit
 	reply := a.execute(ctx, person, msg)
 	if err := a.reply(ctx, person, msg, reply); err != nil {
 		return transport.Disposition{}, err
+	}
+	if !reply.OK {
+		// Not executed: kept aside like every refused message, but the
+		// authenticated sender is told why.
+		return a.quarantine(m, "command refused", fmt.Errorf("%s: %s", reply.Code, reply.Reason)), nil
 	}
 	return a.processed(), nil
 }

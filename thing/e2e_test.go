@@ -35,6 +35,7 @@ type home struct {
 	agent *thing.Agent
 	acct  transport.Account
 	dir   string
+	log   *slog.Logger
 	stop  func()
 }
 
@@ -56,7 +57,7 @@ func startHome(t testing.TB, kind string) *home {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &home{t: t, ctx: ctx, node: node, acct: acct, dir: filepath.Join(dir, kind)}
+	h := &home{t: t, ctx: ctx, node: node, acct: acct, dir: filepath.Join(dir, kind), log: testLogger(t)}
 	if _, err := thing.Init(h.dir, acct.Address, "Test "+kind); err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +68,7 @@ func startHome(t testing.TB, kind string) *home {
 func (h *home) run(kind string) {
 	h.t.Helper()
 	a, err := thing.Open(thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct,
-		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: testLogger(h.t)})
+		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log})
 	if err != nil {
 		h.t.Fatal(err)
 	}
