@@ -198,14 +198,49 @@ func (a *Agent) FactoryInvite() (*securejoin.Invite, error) {
 }
 
 func (a *Agent) invite(t *Token) *securejoin.Invite {
+	return inviteFor(a.self, a.cfg.Name, t)
+}
+
+func inviteFor(id *keystore.Identity, name string, t *Token) *securejoin.Invite {
 	return &securejoin.Invite{
-		Fingerprint:  a.self.Fingerprint(),
-		Addr:         a.self.Addr(),
-		Name:         a.cfg.Name,
+		Fingerprint:  id.Fingerprint(),
+		Addr:         id.Addr(),
+		Name:         name,
 		InviteNumber: t.InviteNumber,
 		Auth:         t.Auth,
 		V3:           true,
 	}
+}
+
+// ReadFactoryInvite reads a stopped thing's factory code from its data
+// directory, and its owner when it has one (then the code grants nothing).
+func ReadFactoryInvite(dir, name string) (*securejoin.Invite, *Person, error) {
+	id, err := keystore.LoadUnprotected(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read invite: %w", err)
+	}
+	st, err := OpenStore(filepath.Join(dir, StoreFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	if n, err := st.Name(); err == nil && n != "" {
+		name = n
+	}
+	t, err := st.FactoryToken()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read invite: %w", err)
+	}
+	people, err := st.People()
+	if err != nil {
+		return nil, nil, fmt.Errorf("read invite: %w", err)
+	}
+	for _, p := range people {
+		if p.Role == wire.RoleOwner {
+			return inviteFor(id, name, t), &p, nil
+		}
+	}
+	return inviteFor(id, name, t), nil, nil
 }
 
 func (a *Agent) tokens() ([]securejoin.Token, error) {
