@@ -121,7 +121,7 @@ func (f *flagSet) add(flag string) error {
 		return nil
 	}
 	if len(f.keywords) >= maxKeywords {
-		return fmt.Errorf("mailstore: more than %d keywords on one message", maxKeywords)
+		return fmt.Errorf("%w: more than %d keywords on one message", ErrInvalidFlag, maxKeywords)
 	}
 	f.keywords = append(f.keywords, flag)
 	return nil
@@ -166,12 +166,12 @@ func (f *flagSet) equal(g *flagSet) bool {
 // specials.
 func checkKeyword(k string) error {
 	if k == "" || len(k) > maxKeywordLn {
-		return fmt.Errorf("mailstore: invalid keyword %q", k)
+		return fmt.Errorf("%w: keyword %q", ErrInvalidFlag, k)
 	}
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		if c <= ' ' || c >= 0x7f || strings.IndexByte(`(){%*"\]`, c) >= 0 {
-			return fmt.Errorf("mailstore: invalid keyword %q", k)
+			return fmt.Errorf("%w: keyword %q", ErrInvalidFlag, k)
 		}
 	}
 	return nil

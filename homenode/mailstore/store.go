@@ -26,6 +26,7 @@ var (
 	ErrInvalidAddress     = errors.New("invalid address")
 	ErrInvalidMailboxName = errors.New("invalid mailbox name")
 	ErrSameMailbox        = errors.New("source and destination mailbox are the same")
+	ErrInvalidFlag        = errors.New("invalid flag")
 	ErrNotMailstore       = errors.New("not a mailstore file")
 	ErrCorrupt            = errors.New("mailstore file is corrupt")
 	ErrLocked             = errors.New("mailstore file is in use by another process")
