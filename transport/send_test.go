@@ -15,7 +15,7 @@ import (
 )
 
 func testMessage(n int, body string) []byte {
-	return []byte(fmt.Sprintf("From: <app@home.test>\r\nTo: <lamp@home.test>\r\nSubject: test %d\r\nMessage-ID: <m%d.%d@home.test>\r\n\r\n%s\r\n",
+	return []byte(fmt.Sprintf("From: <lamp@home.test>\r\nTo: <lamp@home.test>\r\nSubject: test %d\r\nMessage-ID: <m%d.%d@home.test>\r\n\r\n%s\r\n",
 		n, n, time.Now().UnixNano(), body))
 }
 
