@@ -1,0 +1,277 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"io"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/textproto"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/thingpost/thingpost/homenode/accounts"
+	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/smtpd"
+)
+
+func newStore(t testing.TB, users ...string) *mailstore.Store {
+	t.Helper()
+	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	for _, u := range users {
+		h, err := accounts.HashPassword("pw-" + u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddUser(context.Background(), u, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func inbox(t testing.TB, st *mailstore.Store, addr string) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	boxes, err := st.Mailboxes(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mb := range boxes {
+		if mb.Name != "INBOX" {
+			continue
+		}
+		infos, err := st.Messages(ctx, addr, mb.ID, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, m := range infos {
+			raw, err := st.MessageRaw(ctx, addr, mb.ID, m.UID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, raw)
+		}
+		return out
+	}
+	t.Fatalf("%s has no INBOX", addr)
+	return nil
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+// listen serves srv on a fresh loopback port (through wrap, if set).
+func listen(t testing.TB, srv *smtpd.Server, wrap func(net.Listener) net.Listener) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if wrap != nil {
+		l = wrap(l)
+	}
+	go srv.Serve(l)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return addr
+}
+
+// remoteMX is a second node: its own store and a real MX server.
+func remoteMX(t testing.TB, domain string, tlsCfg *tls.Config, users ...string) (*mailstore.Store, string) {
+	t.Helper()
+	st := newStore(t, users...)
+	srv := smtpd.NewMX(st, smtpd.MXOptions{Hostname: "mx." + domain, Domains: []string{domain}, TLSConfig: tlsCfg, Logger: slog.New(slog.DiscardHandler)})
+	return st, listen(t, srv, nil)
+}
+
+// clock is a settable clock for Options.Now.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(t time.Time) *clock { c := &clock{}; c.ns.Store(t.UnixNano()); return c }
+func (c *clock) Now() time.Time   { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Add(d time.Duration) {
+	c.ns.Add(int64(d))
+}
+
+// run starts q.Run and stops it at the end of the test.
+func run(t testing.TB, q *Queue) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+}
+
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func queueLen(t testing.TB, st *mailstore.Store) int {
+	t.Helper()
+	n, err := st.QueueLen(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// queued returns the single queued item (due or not).
+func queued(t testing.TB, st *mailstore.Store) mailstore.QueueItem {
+	t.Helper()
+	items, err := st.QueueDue(context.Background(), time.Now().Add(365*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(items) != 1 {
+		t.Fatalf("%d queued items, want 1", len(items))
+	}
+	return items[0]
+}
+
+func msgText(from, to, subject string) []byte {
+	return []byte("From: " + from + "\r\nTo: " + to + "\r\nSubject: " + subject +
+		"\r\nDate: Mon, 02 Jan 2026 15:04:05 +0000\r\nMessage-ID: <" + subject + "@home.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nHello from the queue.\r\n")
+}
+
+// flakyMX answers its first connection with 451 to every RCPT and passes
+// every later connection through to the real server at next.
+func flakyMX(t testing.TB, next string) (addr string, conns *atomic.Int32) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	conns = &atomic.Int32{}
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			if conns.Add(1) == 1 {
+				go fakeSMTP(c, "451 4.3.0 Try again later")
+				continue
+			}
+			go proxy(c, next)
+		}
+	}()
+	return l.Addr().String(), conns
+}
+
+// fakeSMTP speaks just enough SMTP to refuse every recipient with rcptReply.
+func fakeSMTP(c net.Conn, rcptReply string) {
+	defer c.Close()
+	tp := textproto.NewConn(c)
+	tp.PrintfLine("220 fake ESMTP")
+	for {
+		line, err := tp.ReadLine()
+		if err != nil {
+			return
+		}
+		switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+		case "EHLO", "HELO":
+			tp.PrintfLine("250 fake")
+		case "RCPT":
+			tp.PrintfLine("%s", rcptReply)
+		case "QUIT":
+			tp.PrintfLine("221 bye")
+			return
+		default:
+			tp.PrintfLine("250 2.0.0 ok")
+		}
+	}
+}
+
+func proxy(c net.Conn, next string) {
+	defer c.Close()
+	up, err := net.Dial("tcp", next)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	go io.Copy(up, c)
+	io.Copy(c, up)
+}
+
+// header returns the first value of a header field of raw.
+func header(raw []byte, name string) string {
+	tp := textproto.NewReader(bufio.NewReader(bytes.NewReader(raw)))
+	h, _ := tp.ReadMIMEHeader()
+	return h.Get(name)
+}
+
+func mailstoreItem(created time.Time, attempts int) mailstore.QueueItem {
+	return mailstore.QueueItem{ID: 1, Created: created, Attempts: attempts}
+}
