@@ -1,0 +1,254 @@
+package homenode
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/thingpost/thingpost/homenode/accounts"
+	"github.com/thingpost/thingpost/homenode/imapd"
+	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/queue"
+	"github.com/thingpost/thingpost/homenode/smtpd"
+)
+
+// DefaultMemoryLimit is the soft Go memory limit "homenode run" sets unless
+// GOMEMLIMIT is given: a router's RAM is small, and each login check
+// (argon2id) briefly takes 19 MiB.
+const DefaultMemoryLimit = 24 << 20
+
+// Node is a running home mail node: every configured listener over one store.
+type Node struct {
+	cfg     *Config
+	log     *slog.Logger
+	store   *mailstore.Store
+	started time.Time
+
+	mx          *smtpd.Server
+	submission  *smtpd.Server // STARTTLS / implicit TLS listeners
+	plainSubmit *smtpd.Server // plain loopback listener
+	imap        *imapd.Server
+	plainIMAP   *imapd.Server
+	queue       *queue.Queue
+	ctl         *controlServer
+
+	bound map[string]net.Addr // listener name -> bound address
+
+	queueStop context.CancelFunc
+	queueDone chan struct{}
+	serveWG   sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdownErr  error
+}
+
+// Start opens the store, binds every configured listener and serves until
+// Shutdown. A bind failure closes whatever was opened and names the listener.
+func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	tlsCfg, err := LoadTLS(cfg.Path(cfg.TLS.Cert), cfg.Path(cfg.TLS.Key))
+	if err != nil {
+		return nil, err
+	}
+	dkimKey, err := LoadDKIMKey(cfg.Path(cfg.DKIM.Key))
+	if err != nil {
+		return nil, err
+	}
+	store, err := mailstore.Open(cfg.StoreFile())
+	if err != nil {
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: log, store: store, started: time.Now(), bound: map[string]net.Addr{}}
+	var listeners []net.Listener
+	defer func() {
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			store.Close()
+		}
+	}()
+
+	// Bind everything before serving anything, so that a busy port fails
+	// the start cleanly.
+	specs := map[string]net.Listener{}
+	for _, spec := range cfg.Listeners() {
+		if spec.Addr == "" {
+			continue
+		}
+		var lc net.ListenConfig
+		l, lerr := lc.Listen(ctx, "tcp", spec.Addr)
+		if lerr != nil {
+			return nil, fmt.Errorf("listen.%s: %w", spec.Name, lerr)
+		}
+		listeners = append(listeners, l)
+		n.bound[spec.Name] = l.Addr()
+		if spec.ImplicitTLS {
+			l = tls.NewListener(l, tlsCfg)
+		}
+		specs[spec.Name] = l
+	}
+	ctlL, err := listenControl(cfg)
+	if err != nil {
+		return nil, err
+	}
+	listeners = append(listeners, ctlL)
+
+	auth := accounts.NewAuthenticator(store, log.With("role", "accounts"))
+	maxSize := int64(cfg.MaxMessageSize)
+	n.queue = queue.New(store, queue.Options{
+		Hostname:  cfg.Hostname,
+		DKIM:      &queue.DKIM{Selector: cfg.DKIM.Selector, Signer: dkimKey, Domains: cfg.DomainNames()},
+		StaticMX:  cfg.StaticMX(),
+		Smarthost: smarthost(cfg.Smarthost),
+		Logger:    log,
+	})
+	n.mx = smtpd.NewMX(store, smtpd.MXOptions{
+		Hostname: cfg.Hostname, Domains: cfg.DomainNames(), MaxSize: maxSize,
+		TLSConfig: tlsCfg, Logger: log,
+	})
+	subOpts := smtpd.SubmissionOptions{
+		Hostname: cfg.Hostname, Domains: cfg.DomainNames(), MaxSize: maxSize,
+		TLSConfig: tlsCfg, Queue: n.queue, Logger: log,
+	}
+	n.submission = smtpd.NewSubmission(store, auth, subOpts)
+	subOpts.AllowInsecureAuth = true
+	n.plainSubmit = smtpd.NewSubmission(store, auth, subOpts)
+	imapOpts := imapd.Options{TLSConfig: tlsCfg, AppendLimit: uint32(min(maxSize, math.MaxUint32)), Logger: log.With("role", "imap")}
+	n.imap = imapd.New(store, auth, imapOpts)
+	imapOpts.AllowInsecureAuth = true
+	n.plainIMAP = imapd.New(store, auth, imapOpts)
+
+	qctx, qstop := context.WithCancel(context.Background())
+	n.queueStop, n.queueDone = qstop, make(chan struct{})
+	go func() {
+		defer close(n.queueDone)
+		if err := n.queue.Run(qctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("queue stopped", "err", err)
+		}
+	}()
+
+	for _, spec := range cfg.Listeners() {
+		l := specs[spec.Name]
+		if l == nil {
+			continue
+		}
+		serve := n.serverFor(spec)
+		n.serveWG.Add(1)
+		go func() {
+			defer n.serveWG.Done()
+			if err := serve(l); err != nil && !isClosedErr(err) {
+				log.Error("listener stopped", "listener", spec.Name, "err", err)
+			}
+		}()
+		log.Info("listening", "listener", spec.Name, "addr", n.bound[spec.Name].String(), "security", spec.security())
+	}
+	n.ctl = &controlServer{l: ctlL, ops: adminOps{cfg: cfg, store: store, node: n}, log: log.With("role", "control")}
+	go n.ctl.serve()
+	log.Info("node started", "hostname", cfg.Hostname, "domains", cfg.DomainNames())
+	return n, nil
+}
+
+func (n *Node) serverFor(spec ListenerSpec) func(net.Listener) error {
+	switch {
+	case spec.Protocol == "smtp":
+		return n.mx.Serve
+	case spec.Protocol == "submission" && spec.Plain:
+		return n.plainSubmit.Serve
+	case spec.Protocol == "submission":
+		return n.submission.Serve
+	case spec.Protocol == "imap" && spec.Plain:
+		return n.plainIMAP.Serve
+	default:
+		return n.imap.Serve
+	}
+}
+
+func smarthost(s *Smarthost) *queue.Smarthost {
+	if s == nil {
+		return nil
+	}
+	mode := queue.TLSMode(s.TLS)
+	if mode == "" {
+		mode = queue.StartTLS
+	}
+	return &queue.Smarthost{Addr: string(s.Addr), User: s.User, Pass: s.Password, TLS: mode}
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, smtpd.ErrServerClosed)
+}
+
+// Addr returns the address a listener (by its config key, e.g. "plain_imap")
+// is bound to, or nil when it is not configured. Useful with port 0.
+func (n *Node) Addr(name string) net.Addr { return n.bound[name] }
+
+func (n *Node) boundAddr(name string) string {
+	if a := n.bound[name]; a != nil {
+		return a.String()
+	}
+	return ""
+}
+
+// Store is the node's mail store (for tests and status).
+func (n *Node) Store() *mailstore.Store { return n.store }
+
+// Status reports accounts, queue length and listeners.
+func (n *Node) Status(ctx context.Context) (*Status, error) {
+	return adminOps{cfg: n.cfg, store: n.store, node: n}.status(ctx)
+}
+
+// Shutdown stops accepting connections, lets SMTP transactions in flight
+// finish (or refuses them cleanly with 421 when ctx runs out), closes the IMAP
+// connections, stops the queue and then closes the store. It is safe to call
+// more than once.
+func (n *Node) Shutdown(ctx context.Context) error {
+	n.shutdownOnce.Do(func() {
+		n.log.Info("shutting down")
+		n.ctl.close()
+		var wg sync.WaitGroup
+		errs := make([]error, 5)
+		for i, s := range []*smtpd.Server{n.mx, n.submission, n.plainSubmit} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Shutdown(ctx); err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
+					errs[i] = fmt.Errorf("SMTP transactions cut off at shutdown: %w", err)
+				}
+			}()
+		}
+		// IMAP has nothing to finish: a client reconnects and resyncs.
+		for i, s := range []*imapd.Server{n.imap, n.plainIMAP} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := s.Close(); err != nil && !isClosedErr(err) {
+					errs[3+i] = fmt.Errorf("close IMAP: %w", err)
+				}
+			}()
+		}
+		wg.Wait()
+		n.serveWG.Wait()
+		n.queueStop()
+		<-n.queueDone
+		errs = append(errs, n.store.Close())
+		n.shutdownErr = errors.Join(errs...)
+		if n.shutdownErr != nil {
+			n.log.Warn("node stopped", "err", n.shutdownErr)
+		} else {
+			n.log.Info("node stopped")
+		}
+	})
+	return n.shutdownErr
+}
