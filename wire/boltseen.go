@@ -88,23 +88,31 @@ func (s *BoltSeen) Record(ctx context.Context, id string, date, pruneBefore time
 	if s.db.NoSync {
 		return fmt.Errorf("seen store %s: NoSync is set", s.db.Path())
 	}
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		ids, dates, err := s.buckets(tx)
-		if err != nil {
-			return err
-		}
-		if ids.Get([]byte(id)) != nil {
-			return ErrReplayed
-		}
-		dk := dateKey(date)
-		if err := ids.Put([]byte(id), dk); err != nil {
-			return fmt.Errorf("seen store: record: %w", err)
-		}
-		if err := dates.Put(append(dk, id...), nil); err != nil {
-			return fmt.Errorf("seen store: record: %w", err)
-		}
-		return prune(ids, dates, dateKey(pruneBefore))
-	})
+	return s.db.Update(func(tx *bbolt.Tx) error { return s.RecordTx(tx, id, date, pruneBefore) })
+}
+
+// RecordTx is Record inside the caller's write transaction of the same
+// file, so that the caller can commit its own record of the message (what
+// it is about to do) with the id, in one fsync.
+func (s *BoltSeen) RecordTx(tx *bbolt.Tx, id string, date, pruneBefore time.Time) error {
+	if id == "" {
+		return ErrNoMessageID
+	}
+	ids, dates, err := s.buckets(tx)
+	if err != nil {
+		return err
+	}
+	if ids.Get([]byte(id)) != nil {
+		return ErrReplayed
+	}
+	dk := dateKey(date)
+	if err := ids.Put([]byte(id), dk); err != nil {
+		return fmt.Errorf("seen store: record: %w", err)
+	}
+	if err := dates.Put(append(dk, id...), nil); err != nil {
+		return fmt.Errorf("seen store: record: %w", err)
+	}
+	return prune(ids, dates, dateKey(pruneBefore))
 }
 
 // prune forgets up to pruneBatch ids whose date second lies before the
