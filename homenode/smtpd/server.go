@@ -249,8 +249,15 @@ func storeCtx() (context.Context, context.CancelFunc) {
 // to slog.
 type errorLog struct{ log *slog.Logger }
 
+// Printf: connection errors (scanners, failed TLS handshakes) are debug
+// noise on a public port 25; a recovered panic is a bug and logged as such.
 func (e errorLog) Printf(format string, v ...any) {
-	e.log.Debug("smtp connection", "msg", fmt.Sprintf(format, v...))
+	msg := fmt.Sprintf(format, v...)
+	if strings.HasPrefix(msg, "panic") {
+		e.log.Error("smtp handler panic", "msg", msg)
+		return
+	}
+	e.log.Debug("smtp connection", "msg", msg)
 }
 
 func (e errorLog) Println(v ...any) {
