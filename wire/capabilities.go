@@ -223,6 +223,11 @@ func (s ValueSpec) parseNumber(name, tok string) (Value, string, error) {
 	if !ok {
 		return Value{}, "", refuse(ErrBadValue, "%s takes a number, not %q", name, tok)
 	}
+	if len(unit) > 1 && unit[0] == ',' && unit[1] >= '0' && unit[1] <= '9' {
+		// "21,5": a decimal comma or a thousands separator; guessing either
+		// way could set the wrong value.
+		return Value{}, "", refuse(ErrBadValue, "%s: write numbers without a comma (decimals take a point: 21.5)", name)
+	}
 	y, converted, ok := convertUnit(x, unit, s.Unit)
 	if !ok {
 		if s.Unit == "" {

@@ -119,6 +119,8 @@ func TestResolve(t *testing.T) {
 		{caps: thermo, in: "set target 31", kind: ErrBadValue, why: `target goes from 5 to 30 °C, not "31"`},
 		{caps: thermo, in: "set target 4.9", kind: ErrBadValue, why: `target goes from 5 to 30 °C, not "4.9"`},
 		{caps: thermo, in: "set target 90F", kind: ErrBadValue, why: `target goes from 5 to 30 °C, not "90°F"`},
+		{caps: thermo, in: "set target 21,5", kind: ErrBadValue, why: "target: write numbers without a comma (decimals take a point: 21.5)"},
+		{caps: light, in: "set brightness 1,000", kind: ErrBadValue, why: "brightness: write numbers without a comma..."},
 		{caps: thermo, in: "set target 21.5%", kind: ErrBadValue, why: `target is in °C, not "%"`},
 		{caps: thermo, in: "set current 20", kind: ErrUnsupported, why: "current is read-only"},
 		{caps: thermo, in: "on", kind: ErrUnsupported, why: `this thermostat cannot "on"; try "help"`},
