@@ -86,6 +86,8 @@ func TestJSONShape(t *testing.T) {
 		{m["reply ok"], `{"v":1,"reply":{"ok":true,"text":"The lamp is on, brightness 40%.","cmd":{"name":"set","args":["brightness","40"]},"state":{"brightness":40,"power":true}}}`},
 		{m["reply refused"], `{"v":1,"reply":{"ok":false,"code":"bad-value","reason":"brightness goes from 0 to 100%, not \"140\"","text":"Brightness goes from 0 to 100%, not \"140\"."}}`},
 		{m["event"], `{"v":1,"event":{"kind":"temperature-above","time":"2026-03-01T12:00:00Z","text":"It is 31.5 °C, above 30 °C.","values":{"threshold":30.0,"value":31.5}}}`},
+		{m["reply users"], `{"v":1,"reply":{"ok":true,"text":"2 people.","users":[{"addr":"alice@example.org","fpr":"0123456789ABCDEF0123456789ABCDEF01234567","role":"owner"},{"addr":"bob@example.org","fpr":"89ABCDEF0123456789ABCDEF0123456789ABCDEF","role":"guest","expires":"2026-03-01T14:00:00Z"}]}}`},
+		{m["reply invite"], `{"v":1,"reply":{"ok":true,"text":"Scan this code.","invite":{"url":"https://i.delta.chat/#0123456789ABCDEF0123456789ABCDEF01234567&v=3&i=abc&s=def&a=lamp%40example.org&n=Lamp","role":"guest","for":"2h","expires":"2026-03-01T12:10:00Z"}}}`},
 		{Message{Reply: &Reply{OK: true, Text: "x", Capabilities: lightCaps()}},
 			`{"v":1,"reply":{"ok":true,"text":"x","caps":{"kind":"light","name":"Desk lamp","props":[{"name":"power","type":"bool","writable":true},{"name":"brightness","type":"int","unit":"%","min":0,"max":100,"writable":true}],"cmds":[{"name":"on"},{"name":"off"},{"name":"toggle"},{"name":"blink","args":[{"name":"count","type":"int","min":1,"max":10}]}]}}}`},
 	} {
