@@ -354,39 +354,64 @@ func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposit
 	if !a.limiter.allow(person.Fingerprint) {
 		return a.quarantine(m, "rate limit", fmt.Errorf("%s sends too fast", person.Addr)), nil
 	}
-	if err := a.guard.Check(ctx, msg.MessageID, msg.Date); err != nil {
+	run, refusal := a.prepare(person, msg)
+	guard := *a.guard
+	guard.Store = seenJournal{st: a.store, entry: journalEntry{UIDValidity: m.UIDValidity, UID: m.UID, Date: msg.Date, Runs: refusal == nil}}
+	if err := guard.Check(ctx, msg.MessageID, msg.Date); err != nil {
 		if errors.Is(err, wire.ErrReplayed) {
-			return a.redelivered(m, msg, err)
+			return a.redelivered(ctx, m, msg, refusal, err)
 		}
 		return a.quarantine(m, "replay guard", err), nil
 	}
-	if err := a.store.journal(msg.MessageID, journalEntry{UIDValidity: m.UIDValidity, UID: m.UID, Date: msg.Date}, now.Add(-a.guard.Window-a.guard.Skew)); err != nil {
-		return transport.Disposition{}, fmt.Errorf("journal: %w", err)
+	reply := refusal
+	if run != nil {
+		r := run(ctx)
+		reply = &r
 	}
-	reply := a.execute(ctx, person, msg)
-	if err := a.reply(ctx, person, msg, reply); err != nil {
+	return a.finish(ctx, m, msg, *reply)
+}
+
+// finish answers an accepted message and records it as done.
+func (a *Agent) finish(ctx context.Context, m transport.Msg, msg *envelope.Message, reply wire.Reply) (transport.Disposition, error) {
+	out, err := a.seal(ctx, msg.Signer, msg.MessageID, append(msg.References, msg.MessageID), reply)
+	if err != nil {
 		return transport.Disposition{}, err
 	}
+	if err := a.store.complete(msg.MessageID, out); err != nil {
+		return transport.Disposition{}, fmt.Errorf("journal: %w", err)
+	}
+	a.wake()
+	a.log.Info("reply", "to", msg.From, "ok", reply.OK, "code", reply.Code)
 	if !reply.OK {
 		// Not executed: kept aside like every refused message, but the
-		// authenticated sender is told why.
+		// authenticated sender has been told why.
 		return a.quarantine(m, "command refused", fmt.Errorf("%s: %s", reply.Code, reply.Reason)), nil
 	}
 	return a.processed(), nil
 }
 
-// redelivered tells a message offered again after a crash (same mailbox
-// message: answered already, just finish moving it) from a replay.
-func (a *Agent) redelivered(m transport.Msg, msg *envelope.Message, err error) (transport.Disposition, error) {
+// redelivered tells a message offered again after a crash (the same
+// mailbox message) from a replay. A crash after the command was recorded
+// but before its reply was queued leaves it without an answer: the device
+// was called right after the record, so the answer says it was done and
+// gives the state now. Nothing is run twice.
+func (a *Agent) redelivered(ctx context.Context, m transport.Msg, msg *envelope.Message, refusal *wire.Reply, err error) (transport.Disposition, error) {
 	e, jerr := a.store.journaled(msg.MessageID)
 	if jerr != nil {
 		return transport.Disposition{}, fmt.Errorf("journal: %w", jerr)
 	}
-	if e != nil && e.UIDValidity == m.UIDValidity && e.UID == m.UID {
-		a.log.Info("finished a message handled before a restart", "uid", m.UID, "message_id", msg.MessageID)
+	if e == nil || e.UIDValidity != m.UIDValidity || e.UID != m.UID {
+		return a.quarantine(m, "replayed", err), nil
+	}
+	a.log.Info("finishing a message interrupted by a restart", "uid", m.UID, "message_id", msg.MessageID, "done", e.Done)
+	if e.Done {
 		return a.processed(), nil
 	}
-	return a.quarantine(m, "replayed", err), nil
+	if !e.Runs && refusal != nil {
+		return a.finish(ctx, m, msg, *refusal)
+	}
+	st := a.dev.Status()
+	return a.finish(ctx, m, msg, wire.Reply{OK: true, Text: "Done (the thing restarted meanwhile). " + st.Text, State: st.State})
 }
 
 func (a *Agent) trusted(addr string) []*keystore.PublicKey {

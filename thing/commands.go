@@ -35,34 +35,39 @@ func (a *Agent) command(msg *envelope.Message) (wire.Command, error) {
 	return a.dev.Capabilities().ParseCommand(msg.Text)
 }
 
-// execute carries out an authenticated message for person and returns the
-// reply; refusals are replies too (the sender is authenticated, so telling
-// him why helps and tells an attacker nothing).
-func (a *Agent) execute(ctx context.Context, p *Person, msg *envelope.Message) wire.Reply {
+// prepare checks an authenticated message for person without acting: it
+// returns the action that carries the command out, or the refusal. The
+// sender is authenticated, so a refusal is answered: telling him why helps
+// and tells an attacker nothing.
+func (a *Agent) prepare(p *Person, msg *envelope.Message) (run func(context.Context) wire.Reply, refusal *wire.Reply) {
 	cmd, err := a.command(msg)
 	if err != nil {
-		return wire.Refusal(nil, err)
+		r := wire.Refusal(nil, err)
+		return nil, &r
 	}
 	if !a.allowed(p, cmd) {
-		return refuse(&cmd, wire.CodeNotAllowed, "%q is not allowed for a %s", cmd.Name, p.Role)
+		r := refuse(&cmd, wire.CodeNotAllowed, "%q is not allowed for a %s", cmd.Name, p.Role)
+		return nil, &r
 	}
-	a.log.Info("command", "from", p.Addr, "role", p.Role, "cmd", cmd.String())
 	switch cmd.Class() {
 	case wire.ClassAgent:
-		return a.agentCommand(p, cmd)
+		return func(context.Context) wire.Reply { return a.agentCommand(p, cmd) }, nil
 	case wire.ClassOwner:
-		return a.ownerCommand(ctx, cmd)
+		return func(ctx context.Context) wire.Reply { return a.ownerCommand(ctx, cmd) }, nil
 	}
-	caps := a.dev.Capabilities()
-	call, err := caps.Resolve(cmd)
+	call, err := a.dev.Capabilities().Resolve(cmd)
 	if err != nil {
-		return wire.Refusal(&cmd, err)
+		r := wire.Refusal(&cmd, err)
+		return nil, &r
 	}
-	st, err := a.dev.Do(ctx, call)
-	if err != nil {
-		return wire.Refusal(&cmd, err)
-	}
-	return wire.Reply{OK: true, Text: st.Text, Command: &cmd, State: st.State}
+	return func(ctx context.Context) wire.Reply {
+		a.log.Info("command", "from", p.Addr, "role", p.Role, "cmd", cmd.String())
+		st, err := a.dev.Do(ctx, call)
+		if err != nil {
+			return wire.Refusal(&cmd, err)
+		}
+		return wire.Reply{OK: true, Text: st.Text, Command: &cmd, State: st.State}
+	}, nil
 }
 
 // allowed applies the roles: the owner may do everything; members every

@@ -51,17 +51,6 @@ func (a *Agent) sealMessage(ctx context.Context, to *keystore.PublicKey, inReply
 	return outboxEntry{To: []string{to.Addr()}, Raw: s.Raw}, nil
 }
 
-// reply answers msg; the answer goes through the outbox.
-func (a *Agent) reply(ctx context.Context, p *Person, msg *envelope.Message, r wire.Reply) error {
-	refs := append(msg.References, msg.MessageID)
-	e, err := a.seal(ctx, msg.Signer, msg.MessageID, refs, r)
-	if err != nil {
-		return err
-	}
-	a.log.Info("reply", "to", p.Addr, "ok", r.OK, "code", r.Code)
-	return a.send(ctx, e)
-}
-
 // send puts messages into the durable outbox and wakes the sender. Once
 // queued they survive a crash; the caller may consider them sent.
 func (a *Agent) send(_ context.Context, msgs ...outboxEntry) error {

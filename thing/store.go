@@ -63,12 +63,18 @@ type Token struct {
 	Expires time.Time `json:"expires,omitzero"`
 }
 
-// journalEntry remembers an accepted message, so a message offered again
-// after a crash is recognised as ours rather than as a replay.
+// journalEntry remembers an accepted message: which mailbox message it came
+// in, so one offered again after a crash is told from a replay, and how far
+// it got.
 type journalEntry struct {
 	UIDValidity uint32    `json:"uidv"`
 	UID         uint32    `json:"uid"`
 	Date        time.Time `json:"date"`
+	// Runs says the command was valid and allowed: the device is called
+	// right after this entry is committed.
+	Runs bool `json:"runs,omitempty"`
+	// Done says the reply is in the outbox.
+	Done bool `json:"done,omitempty"`
 }
 
 // outboxEntry is a sealed message waiting to be submitted.
@@ -383,9 +389,21 @@ func (s *Store) SaveState(_ context.Context, st transport.State) error {
 	})
 }
 
-// journal records which mailbox message an accepted Message-ID came in.
-func (s *Store) journal(id string, e journalEntry, pruneBefore time.Time) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
+// seenJournal is the SeenStore the replay guard records in: the id and
+// the journal entry of the message are committed together, in one fsync.
+type seenJournal struct {
+	st    *Store
+	entry journalEntry
+}
+
+func (j seenJournal) Record(ctx context.Context, id string, date, pruneBefore time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return j.st.db.Update(func(tx *bbolt.Tx) error {
+		if err := j.st.seen.RecordTx(tx, id, date, pruneBefore); err != nil {
+			return err
+		}
 		b := tx.Bucket(bucketJournal)
 		c := b.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -396,7 +414,23 @@ func (s *Store) journal(id string, e journalEntry, pruneBefore time.Time) error 
 				}
 			}
 		}
-		return putJSON(b, []byte(id), e)
+		return putJSON(b, []byte(id), j.entry)
+	})
+}
+
+// complete marks the message done and queues its reply, in one transaction.
+func (s *Store) complete(id string, reply outboxEntry) error {
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketJournal)
+		var e journalEntry
+		if _, err := getJSON(b, []byte(id), &e); err != nil {
+			return err
+		}
+		e.Done = true
+		if err := putJSON(b, []byte(id), e); err != nil {
+			return err
+		}
+		return queueTx(tx, reply)
 	})
 }
 
@@ -415,19 +449,21 @@ func (s *Store) journaled(id string) (*journalEntry, error) {
 
 // queue puts sealed messages into the outbox, durably.
 func (s *Store) queue(msgs ...outboxEntry) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketOutbox)
-		for _, m := range msgs {
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			if err := putJSON(b, binary.BigEndian.AppendUint64(nil, seq), m); err != nil {
-				return err
-			}
+	return s.db.Update(func(tx *bbolt.Tx) error { return queueTx(tx, msgs...) })
+}
+
+func queueTx(tx *bbolt.Tx, msgs ...outboxEntry) error {
+	b := tx.Bucket(bucketOutbox)
+	for _, m := range msgs {
+		seq, err := b.NextSequence()
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		if err := putJSON(b, binary.BigEndian.AppendUint64(nil, seq), m); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 type queued struct {
