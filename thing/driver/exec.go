@@ -601,6 +601,7 @@ func (e *Exec) Do(ctx context.Context, call wire.Call) (Status, error) {
 // run starts the program and waits for it. It gives the cleaned output and
 // the exit status.
 func (e *Exec) run(ctx context.Context, c *execCmd, argv []string) (string, int, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	stop := context.AfterFunc(e.runCtx, cancel)
@@ -624,7 +625,7 @@ func (e *Exec) run(ctx context.Context, c *execCmd, argv []string) (string, int,
 	ee := &ExecError{Command: c.name, ExitCode: -1, Output: text, Err: err}
 	var exitErr *exec.ExitError
 	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded) && e.runCtx.Err() == nil:
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil && e.runCtx.Err() == nil:
 		ee.Timeout = c.timeout
 		ee.Err = context.DeadlineExceeded
 	case ctx.Err() != nil:
