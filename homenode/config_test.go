@@ -314,3 +314,26 @@ func TestInitRefusesPublicPlain(t *testing.T) {
 		t.Errorf("refused init left %s behind", dir)
 	}
 }
+
+// FuzzParseConfig: any file gives a config or one error line, never a panic.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(goodConfig))
+	f.Add([]byte("domains = [\"a.test\"]\n[listen]\nplain_imap = \"0.0.0.0:1\"\n"))
+	f.Add([]byte("max_message_size = \"5 GiB\"\nlog_level = 3\n[mx]\n\"x\" = 5\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := ParseConfig("f.toml", data)
+		if err != nil {
+			if !errors.Is(err, ErrBadConfig) {
+				t.Fatalf("error not ErrBadConfig: %v", err)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is more than one line: %q", err)
+			}
+			return
+		}
+		cfg.Dir = "/d"
+		if err := cfg.Validate(); err != nil && strings.Contains(err.Error(), "\n") {
+			t.Fatalf("validation error is more than one line: %q", err)
+		}
+	})
+}
