@@ -264,6 +264,16 @@ func newKeyFile(id *Identity) (*keyFile, []byte, error) {
 	if err := id.entity.SerializePrivateWithoutSigning(&secret, nil); err != nil {
 		return nil, nil, fmt.Errorf("serialize secret key: %w", err)
 	}
+	// Store only what Load will accept: a file that cannot be read back
+	// would lose the identity.
+	e, err := readSingleEntity(bytes.NewReader(secret.Bytes()))
+	if err == nil {
+		_, err = newIdentity(e, time.Time{})
+	}
+	if err != nil {
+		clear(secret.Bytes())
+		return nil, nil, fmt.Errorf("identity %s would not load back: %w", id.Fingerprint(), err)
+	}
 	return &keyFile{
 		Format:      fileFormat,
 		Version:     fileVersion,

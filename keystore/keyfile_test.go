@@ -196,6 +196,18 @@ func TestSaveRefusals(t *testing.T) {
 	if err := SaveWithKDF(dir, nil, []byte("pw"), testKDF); !errors.Is(err, ErrNotPrivate) {
 		t.Fatalf("nil identity: %v", err)
 	}
+	// An identity whose secret keys were locked behind our back would not
+	// load: it is refused rather than written.
+	locked, err := ImportPrivate(secretBytes(t, id), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := locked.Entity().EncryptPrivateKeys([]byte("x"), exportConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveUnprotected(dir, locked); !errors.Is(err, ErrNotPrivate) {
+		t.Fatalf("locked identity: %v, want ErrNotPrivate", err)
+	}
 	if _, err := os.Stat(keyPath(dir)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("a refused save wrote a file: %v", err)
 	}
