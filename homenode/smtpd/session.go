@@ -23,6 +23,7 @@ var (
 	errAuthFailed    = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication failed: wrong user or password"}
 	errAuthTemporary = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure, try again later"}
 	errStoreFailed   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not store the message, try again later"}
+	errRateLimited   = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins from your address, try again later"}
 	errTooManyHops   = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
 )
 
@@ -133,7 +134,7 @@ func (sess *session) login(user, pass string) error {
 	case errors.Is(err, accounts.ErrBadCredentials):
 		return errAuthFailed // the Authenticator logged it
 	case errors.Is(err, accounts.ErrRateLimited):
-		return replyf(454, smtp.EnhancedCode{4, 7, 0}, "Too many failed logins from your address: %v", err)
+		return errRateLimited
 	default:
 		sess.srv.log.Error("login failed", "client", sess.client(), "user", user, "err", err)
 		return errAuthTemporary
