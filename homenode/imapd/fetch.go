@@ -155,7 +155,7 @@ func bodyStructure(raw []byte) imap.BodyStructure {
 func partStructure(h textproto.Header, body io.Reader, parentType string, depth int) imap.BodyStructure {
 	header := gomessage.Header{Header: h}
 	mediaType, params, err := header.ContentType()
-	if err != nil || mediaType == "" || !strings.Contains(mediaType, "/") {
+	if !header.Has("Content-Type") || err != nil || !strings.Contains(mediaType, "/") {
 		mediaType, params = "text/plain", map[string]string{"charset": "us-ascii"}
 		if parentType == "multipart/digest" {
 			mediaType, params = "message/rfc822", nil

@@ -238,6 +238,9 @@ func (sel *selection) resolve(numSet imap.NumSet) ([]msgRef, error) {
 	switch set := numSet.(type) {
 	case imap.SeqSet:
 		n := uint32(len(sel.uids))
+		if n == 0 && set.Dynamic() {
+			return nil, nil // "1:*" in an empty mailbox: nothing, not an error
+		}
 		static := make(imap.SeqSet, len(set))
 		for i, r := range set {
 			start, stop := staticRange(r.Start, r.Stop, n)
