@@ -49,19 +49,23 @@ func inboxBodies(t testing.TB, a Account) [][]byte {
 }
 
 func TestSendEverySecurity(t *testing.T) {
-	for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS, SecurityPlain} {
-		t.Run(string(sec), func(t *testing.T) {
-			h := newMemHome(t, memOpts{sec: sec})
-			msg := testMessage(1, "on")
-			if err := Send(ctxT(t, 10*time.Second), h.account(), "lamp@home.test", []string{"lamp@home.test"}, msg); err != nil {
-				t.Fatalf("Send: %v", err)
-			}
-			got := inboxBodies(t, h.account())
-			if len(got) != 1 || !bytes.Equal(got[0], msg) {
-				t.Fatalf("INBOX has %d messages, first %q", len(got), got)
-			}
-		})
-	}
+	forEachHome(t, func(t *testing.T, k homeKind) {
+		for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS, SecurityPlain} {
+			t.Run(string(sec), func(t *testing.T) {
+				h := k.new(t, sec)
+				a := h.account()
+				msg := testMessage(1, "on")
+				if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, msg); err != nil {
+					t.Fatalf("Send: %v", err)
+				}
+				got := inboxBodies(t, a)
+				// The home node adds Return-Path and Received at the top.
+				if len(got) != 1 || !bytes.HasSuffix(got[0], msg) {
+					t.Fatalf("INBOX has %d messages: %q", len(got), got)
+				}
+			})
+		}
+	})
 }
 
 func TestSendAuthLoginFallback(t *testing.T) {
@@ -118,28 +122,52 @@ func TestSendClassifiesRejections(t *testing.T) {
 	}
 }
 
-func TestSendPinMismatch(t *testing.T) {
-	for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS} {
-		t.Run(string(sec), func(t *testing.T) {
-			h := newMemHome(t, memOpts{sec: sec})
-			a := h.account()
-			a.PinSHA256 = strings.Repeat("00", 32)
-			err := Send(ctxT(t, 10*time.Second), a, h.addr, []string{h.addr}, testMessage(1, "x"))
-			if !errors.Is(err, ErrPinMismatch) {
-				t.Fatalf("Send with a wrong pin: %v", err)
-			}
-			// Without a pin the self-signed certificate fails normal
-			// verification.
-			a.PinSHA256 = ""
-			err = Send(ctxT(t, 10*time.Second), a, h.addr, []string{h.addr}, testMessage(1, "x"))
-			if !errors.Is(err, ErrTLS) {
-				t.Fatalf("Send without a pin to a self-signed server: %v", err)
-			}
-			if n := len(inboxBodies(t, h.account())); n != 0 {
-				t.Errorf("%d messages delivered over an unverified connection", n)
-			}
-		})
+// The home node refuses mail to unknown local users and with a forged From.
+func TestSendHomenodeRefusals(t *testing.T) {
+	h := newNodeHome(t, SecurityTLS)
+	a := h.account()
+	err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{"nobody@home.test"}, testMessage(1, "x"))
+	if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "RCPT TO nobody@home.test") {
+		t.Errorf("unknown recipient: %v", err)
 	}
+	forged := bytes.Replace(testMessage(2, "x"), []byte("From: <lamp@home.test>"), []byte("From: <owner@home.test>"), 1)
+	err = Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, forged)
+	if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "end of DATA") {
+		t.Errorf("forged From: %v", err)
+	}
+	err = Send(ctxT(t, 10*time.Second), a, "owner@home.test", []string{a.Address}, testMessage(3, "x"))
+	if !errors.Is(err, ErrPermanent) || !strings.Contains(err.Error(), "MAIL FROM") {
+		t.Errorf("foreign envelope sender: %v", err)
+	}
+	if n := len(inboxBodies(t, a)); n != 0 {
+		t.Errorf("%d refused messages delivered", n)
+	}
+}
+
+func TestSendPinMismatch(t *testing.T) {
+	forEachHome(t, func(t *testing.T, k homeKind) {
+		for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS} {
+			t.Run(string(sec), func(t *testing.T) {
+				h := k.new(t, sec)
+				a := h.account()
+				a.PinSHA256 = strings.Repeat("00", 32)
+				err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
+				if !errors.Is(err, ErrPinMismatch) {
+					t.Fatalf("Send with a wrong pin: %v", err)
+				}
+				// Without a pin the self-signed certificate fails normal
+				// verification.
+				a.PinSHA256 = ""
+				err = Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
+				if !errors.Is(err, ErrTLS) {
+					t.Fatalf("Send without a pin to a self-signed server: %v", err)
+				}
+				if n := len(inboxBodies(t, h.account())); n != 0 {
+					t.Errorf("%d messages delivered over an unverified connection", n)
+				}
+			})
+		}
+	})
 }
 
 func TestSendPlainRefusedToNonLoopback(t *testing.T) {

@@ -27,8 +27,11 @@ type homeKind struct {
 	new  func(t testing.TB, sec Security) testHome
 }
 
-// homes are the servers every watcher test runs against.
+// homes are the servers every watcher test runs against: the project's
+// home node (MOVE, UIDPLUS), and imapmemserver without MOVE, which takes the
+// COPY + \Deleted + EXPUNGE path.
 var homes = []homeKind{
+	{"homenode", func(t testing.TB, sec Security) testHome { return newNodeHome(t, sec) }},
 	{"memserver-no-move", func(t testing.TB, sec Security) testHome {
 		return newMemHome(t, memOpts{sec: sec, caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}}})
 	}},
@@ -225,7 +228,7 @@ func TestWatchReconnectsAfterServerRestart(t *testing.T) {
 		for round := 0; round < 3; round++ {
 			// Kill mid-IDLE (a kill while a disposition is being applied
 			// legitimately re-offers that message: at least once); mail
-			// arrives while the server is down.
+			// arrives while the watcher is disconnected.
 			waitSaved(t, store, got[0].UID)
 			h.restart(0)
 			h.deliver(testMessage(10+round, "while down"))
