@@ -68,8 +68,9 @@ type Config struct {
 
 	// Notify receives the events the device has on its own, one at a time
 	// and in order, from the driver's goroutine or from a simulation call
-	// such as Lock.OpenDoor. It may call Status and Do, must not call
-	// Close, and should return quickly. Nil drops events.
+	// such as Lock.OpenDoor. It may call Status, Capabilities and Do; it
+	// must not call Close, Step, OpenDoor or CloseDoor (they wait for it),
+	// and should return quickly. Nil drops events.
 	Notify func(wire.Event) `toml:"-"`
 	// Now is the clock for event times outside Step. Default time.Now.
 	Now func() time.Time `toml:"-"`
