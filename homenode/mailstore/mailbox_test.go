@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 func mailboxNames(t *testing.T, s *Store, addr string) []string {
@@ -328,5 +330,44 @@ func TestRestartKeepsUIDs(t *testing.T) {
 	msgs := inboxMessages(t, s, a)
 	if got := msgs[len(msgs)-1].UID; got != 4 {
 		t.Fatalf("new UID after restart = %d, want 4", got)
+	}
+}
+
+// A damaged record inside a good file gives ErrCorrupt, not a crash, and
+// leaves the rest readable.
+func TestCorruptRecord(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	const a = "a@example.org"
+	mustAddUser(t, s, a)
+	mustAddUser(t, s, "b@example.org")
+	if err := s.Deliver(ctx, []string{a, "b@example.org"}, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		u := tx.Bucket(bucketUsers).Bucket([]byte(a))
+		mb, err := openMailbox(u, a, Inbox)
+		if err != nil {
+			return err
+		}
+		return mb.msgs.Put(u32key(1), []byte{9, 9, 9})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MailboxStatus(ctx, a, Inbox); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("MailboxStatus: %v", err)
+	}
+	if _, _, err := s.Watch(ctx, a, Inbox, func([]Change) {}); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Watch: %v", err)
+	}
+	if _, err := s.UpdateFlags(ctx, a, 1, []uint32{1}, FlagsAdd, []string{FlagSeen}, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("UpdateFlags: %v", err)
+	}
+	if st, err := s.MailboxStatus(ctx, "b@example.org", Inbox); err != nil || st.Messages != 1 {
+		t.Fatalf("b's mailbox: %+v, %v", st, err)
+	}
+	if err := s.Deliver(ctx, []string{a}, []byte("y")); err != nil {
+		t.Fatalf("delivery into a mailbox with a damaged record: %v", err)
 	}
 }

@@ -200,12 +200,19 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx, ev *events) err
 	return <-o.done
 }
 
-// view runs a read-only transaction.
-func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+// view runs a read-only transaction. bbolt panics on some damaged pages;
+// the transaction is rolled back and the caller gets ErrCorrupt rather than
+// a crashed node.
+func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	err := s.db.View(fn)
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w (or an internal error): %v", ErrCorrupt, v)
+		}
+	}()
+	err = s.db.View(fn)
 	if errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		return ErrClosed
 	}
@@ -283,7 +290,7 @@ func (s *Store) runBatch(batch []*op) {
 func runOp(o *op, tx *bolt.Tx, ev *events) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("mailstore: internal error: %v", v)
+			err = fmt.Errorf("%w (or an internal error): %v", ErrCorrupt, v)
 		}
 	}()
 	return o.fn(tx, ev)
