@@ -3,8 +3,10 @@ package e2e
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net"
 	"net/textproto"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -103,9 +105,10 @@ func bigMessage(from, to, token string) []byte {
 }
 
 // TestGracefulShutdown sends SIGTERM to the real binary while a client is in
-// the middle of DATA: the listener stops taking connections, another client's
-// new MAIL gets a clean 421, the transaction in flight completes with 250,
-// the process exits 0, and the message is stored once, whole. A second round
+// the middle of DATA on four connections: the listener stops taking
+// connections, another client's new MAIL gets a clean 421, the transactions
+// in flight complete with 250,
+// the process exits 0, and each message is stored once, whole. A second round
 // with a client that stalls past --grace gets no 250 and leaves no fragment.
 func TestGracefulShutdown(t *testing.T) {
 	if testing.Short() {
@@ -116,22 +119,24 @@ func TestGracefulShutdown(t *testing.T) {
 
 	t.Run("in flight completes", func(t *testing.T) {
 		p := startProc(t, n.dir, n.submission, "--grace", "20s")
-		inFlight := dialRaw(t, n.submission, alice, n.pass[alice])
+		const inFlight = 4
+		clients := make([]*rawSMTP, inFlight)
+		rests := make([][]byte, inFlight)
+		for i := range clients {
+			clients[i] = dialRaw(t, n.submission, alice, n.pass[alice])
+			rests[i] = clients[i].startData(alice, bob, bigMessage(alice, bob, fmt.Sprintf("graceful%d", i)))
+		}
 		idle := dialRaw(t, n.submission, alice, n.pass[alice])
-		raw := bigMessage(alice, bob, "graceful")
-		rest := inFlight.startData(alice, bob, raw)
 
 		p.signal(syscall.SIGTERM)
 		waitRefused(t, n.submission)
-		code, msg, err := idle.response("MAIL FROM:<%s>", alice)
-		if err == nil && code != 421 {
-			t.Errorf("new MAIL during shutdown: %d %s, want 421", code, msg)
+		if code, msg, err := idle.response("MAIL FROM:<%s>", alice); err != nil || code != 421 {
+			t.Errorf("new MAIL during shutdown: %d %s %v, want 421", code, msg, err)
 		}
-		if err != nil {
-			t.Logf("idle connection closed instead of 421: %v", err)
-		}
-		if code, msg := inFlight.finishData(rest); code != 250 {
-			t.Fatalf("transaction in flight at SIGTERM: %d %s, want 250", code, msg)
+		for i, c := range clients {
+			if code, msg := c.finishData(rests[i]); code != 250 {
+				t.Errorf("transaction %d in flight at SIGTERM: %d %s, want 250", i, code, msg)
+			}
 		}
 		if code := p.wait(30 * time.Second); code != 0 {
 			t.Errorf("exit %d after SIGTERM, want 0", code)
@@ -158,15 +163,19 @@ func TestGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := containsToken(msgs, "graceful"); c != 1 {
-		t.Errorf("graceful message stored %d times, want 1", c)
+	for i := 0; i < 4; i++ {
+		tok := fmt.Sprintf("graceful%d", i)
+		if c := containsToken(msgs, tok); c != 1 {
+			t.Errorf("message %s stored %d times, want 1", tok, c)
+		}
 	}
+	gracefulRe := regexp.MustCompile(`body token (graceful\d)\r\n`)
 	for _, m := range msgs {
 		s := string(m)
-		switch {
-		case strings.Contains(s, "body token graceful"):
-			if !strings.Contains(s, "end of graceful\r\n") {
-				t.Errorf("graceful message stored truncated: %d bytes", len(m))
+		switch mm := gracefulRe.FindStringSubmatch(s); {
+		case mm != nil:
+			if !strings.Contains(s, "end of "+mm[1]+"\r\n") {
+				t.Errorf("message %s stored truncated: %d bytes", mm[1], len(m))
 			}
 		case strings.Contains(s, "stalled"):
 			t.Errorf("a fragment of the stalled transaction was stored (%d bytes)", len(m))
