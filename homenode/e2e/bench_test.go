@@ -3,11 +3,13 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
@@ -71,4 +73,72 @@ func BenchmarkSubmitDurable(b *testing.B) {
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 		})
 	}
+}
+
+// BenchmarkSubmitToIdlePush measures what a mail client waiting in IDLE sees
+// on the real node: from the start of an SMTP submission (one authenticated
+// connection, plain loopback) to the "* N EXISTS" pushed to an IMAP
+// connection idling on the recipient's INBOX. The 250 in between means the
+// message was fsynced. Reports p50 and p99 in ms.
+func BenchmarkSubmitToIdlePush(b *testing.B) {
+	h := newHome(b, "push.test", nil)
+	alice, bob := h.addUser("alice"), h.addUser("bob")
+	h.start()
+
+	exists := make(chan uint32, 16)
+	ic, err := imapclient.DialInsecure(h.addr("plain_imap"), &imapclient.Options{
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					exists <- *d.NumMessages
+				}
+			},
+		},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ic.Close()
+	if err := ic.Login(bob, h.Pass[bob]).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	idle, err := ic.Idle()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer idle.Close()
+
+	sc, err := smtp.Dial(h.addr("plain_submission"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sc.Close()
+	if err := sc.Auth(sasl.NewPlainClient("", alice, h.Pass[alice])); err != nil {
+		b.Fatal(err)
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		msg := message(alice, bob, fmt.Sprintf("p%d", i))
+		start := time.Now()
+		if err := sc.SendMail(alice, []string{bob}, bytes.NewReader(msg)); err != nil {
+			b.Fatal(err)
+		}
+		for n := uint32(0); n < uint32(i+1); {
+			select {
+			case n = <-exists:
+			case <-time.After(10 * time.Second):
+				b.Fatalf("message %d: no EXISTS pushed within 10 s", i+1)
+			}
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-ms")
 }
