@@ -337,3 +337,33 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestInitDefaults(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	res, err := Init(InitOptions{Dir: dir, Domain: "home.test", Hostname: "mx.home.test", IMAPS: "off", Submission: "192.0.2.7:587"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Listen{SMTP: DefaultSMTP, Submission: "192.0.2.7:587", Submissions: DefaultSubmissions, IMAP: DefaultIMAP}
+	if res.Config.Listen != want {
+		t.Errorf("listeners = %+v, want %+v", res.Config.Listen, want)
+	}
+	cert, err := firstCertDER(res.Config.Path(res.Config.TLS.Cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wildcard listener hosts add nothing; concrete ones are covered.
+	if got := strings.Join(c.DNSNames, ","); got != "mx.home.test,home.test" {
+		t.Errorf("DNS SANs = %s", got)
+	}
+	if len(c.IPAddresses) != 1 || c.IPAddresses[0].String() != "192.0.2.7" {
+		t.Errorf("IP SANs = %v", c.IPAddresses)
+	}
+	if c.PublicKeyAlgorithm != x509.ECDSA {
+		t.Errorf("key algorithm %v, want ECDSA P-256", c.PublicKeyAlgorithm)
+	}
+}
