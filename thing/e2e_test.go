@@ -48,11 +48,7 @@ func startHome(t testing.TB, kind string) *home {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
 	dir := t.TempDir()
-	node, err := demo.StartHome(ctx, dir, "home.test", nil, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { node.Close(context.Background()) })
+	node := startNodeOnly(t, ctx, dir)
 	acct, err := node.AddAccount(ctx, kind)
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +88,12 @@ type person struct {
 
 func newPerson(t testing.TB, h *home, local string) *person {
 	t.Helper()
-	acct, err := h.node.AddAccount(h.ctx, local)
+	return newPersonOn(t, h.ctx, h.node, local)
+}
+
+func newPersonOn(t testing.TB, ctx context.Context, node *demo.Home, local string) *person {
+	t.Helper()
+	acct, err := node.AddAccount(ctx, local)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func newPerson(t testing.TB, h *home, local string) *person {
 		t.Fatal(err)
 	}
 	p := &person{t: t, id: id, acct: acct, inbox: make(chan []byte, 100)}
-	ctx, cancel := context.WithCancel(h.ctx)
+	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -311,4 +312,15 @@ func TestPairCommandInviteRevoke(t *testing.T) {
 	if power(t, h.agent) {
 		t.Fatal("revoked member switched the light on")
 	}
+}
+
+// startNodeOnly runs a homenode for home.test in dir.
+func startNodeOnly(t testing.TB, ctx context.Context, dir string) *demo.Home {
+	t.Helper()
+	node, err := demo.StartHome(ctx, dir, "home.test", nil, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { node.Close(context.Background()) })
+	return node
 }
