@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -15,8 +16,11 @@ import (
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
 	"github.com/emersion/go-smtp"
 
+	"github.com/thingpost/thingpost/envelope"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/thing"
+	"github.com/thingpost/thingpost/thing/driver"
+	"github.com/thingpost/thingpost/wire"
 )
 
 // recorder is a slog handler that keeps the records, so a test can check
@@ -239,5 +243,86 @@ func inject(t testing.TB, h *home, raw []byte, to string) {
 	defer c.Close()
 	if err := c.SendMail("mallory@evil.test", []string{to}, bytes.NewReader(raw)); err != nil {
 		t.Fatalf("inject: %v", err)
+	}
+}
+
+// TestExecArgumentAttack: the owner's own exec thing gets arguments full of
+// shell metacharacters, in the text and in the machine form. Nothing runs,
+// no file appears, the mail is quarantined with the reason, and the owner
+// is told why.
+func TestExecArgumentAttack(t *testing.T) {
+	tmp := t.TempDir()
+	ledger := filepath.Join(tmp, "ledger")
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev := driver.Config{Exec: driver.ExecConfig{Commands: []driver.ExecCommand{{
+		Name: "say", Program: self, Dir: tmp,
+		Args: []driver.ExecArg{{Name: "word", Type: "string", Pattern: "^[a-z]{1,16}$"}},
+		Argv: []string{"{word}"}, Env: []string{appendEnv + "=" + ledger},
+	}}}}
+	h := startHomeWith(t, "exec", dev)
+	rec := newRecorder(testLogger(t).Handler())
+	h.stop()
+	h.log = slog.New(rec)
+	h.run("exec")
+	owner := newPerson(t, h, "alice")
+	inv, _ := h.agent.FactoryInvite()
+	owner.pair(inv.URL())
+
+	if _, r := owner.do("say hello"); !r.OK {
+		t.Fatalf("a clean argument was refused: %+v", r)
+	}
+	waitLedger(t, ledger, "hello")
+	payloads := []string{
+		"; touch " + filepath.Join(tmp, "pwned1"),
+		"$(touch " + filepath.Join(tmp, "pwned2") + ")",
+		"`touch " + filepath.Join(tmp, "pwned3") + "`",
+		"a|b&c>d<e",
+		"x' \"$HOME\" && id",
+	}
+	for _, p := range payloads {
+		t.Run(p, func(t *testing.T) {
+			before := quarantined(t, h)
+			for _, machine := range []bool{false, true} {
+				var s *envelope.Sealed
+				if machine {
+					// The machine form carries the argument as one string.
+					cmd := wire.Command{Name: "say", Args: []string{p}}
+					v, err := wire.Encode(wire.Message{Version: wire.Version, Command: &cmd})
+					if err != nil {
+						// The wire encoder itself refuses it: nothing to send.
+						continue
+					}
+					s, err = envelope.Seal(context.Background(), &envelope.Draft{From: owner.id, To: []*keystore.PublicKey{owner.thing},
+						Text: "say " + p, Headers: []envelope.Field{{Name: wire.HeaderName, Value: v}}})
+					if err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					s = owner.command("say "+p, false)
+				}
+				owner.send(s.Raw, owner.thing.Addr())
+				m := owner.open(owner.next("refusal"))
+				wm, err := wire.Decode(m.Header.Get(wire.HeaderName))
+				if err != nil || wm.Reply == nil || wm.Reply.OK {
+					t.Fatalf("metacharacters accepted: %+v %v", wm.Reply, err)
+				}
+			}
+			if n := quarantined(t, h); n <= before {
+				t.Fatal("refused command not kept in quarantine")
+			}
+			rec.waitLog(t, "quarantined", "command refused")
+		})
+	}
+	b, _ := os.ReadFile(ledger)
+	if string(b) != "hello\n" {
+		t.Fatalf("the program ran with %q", b)
+	}
+	for _, f := range []string{"pwned1", "pwned2", "pwned3"} {
+		if _, err := os.Stat(filepath.Join(tmp, f)); err == nil {
+			t.Fatalf("%s exists: a shell ran", f)
+		}
 	}
 }
