@@ -93,10 +93,15 @@ func (s *BoltSeen) Record(ctx context.Context, id string, date, pruneBefore time
 
 // RecordTx is Record inside the caller's write transaction of the same
 // file, so that the caller can commit its own record of the message (what
-// it is about to do) with the id, in one fsync.
+// it is about to do) with the id, in one fsync. Nothing is recorded unless
+// the caller's transaction commits; on ErrReplayed the caller must not
+// commit anything that acts on the message.
 func (s *BoltSeen) RecordTx(tx *bbolt.Tx, id string, date, pruneBefore time.Time) error {
 	if id == "" {
 		return ErrNoMessageID
+	}
+	if tx.DB() != s.db || !tx.Writable() || tx.DB().NoSync {
+		return errors.New("seen store: RecordTx needs a synced write transaction on the store's own file")
 	}
 	ids, dates, err := s.buckets(tx)
 	if err != nil {

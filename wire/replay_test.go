@@ -367,3 +367,69 @@ func TestGuardClockStepBack(t *testing.T) {
 		t.Fatalf("after the clock stepped back: %v, want ErrReplayed", err)
 	}
 }
+
+// TestBoltSeenRecordTx: the id commits or rolls back with the caller's own
+// writes in the same transaction.
+func TestBoltSeenRecordTx(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "thing.db")
+	db := openDB(t, path)
+	s := newStore(t, db)
+	journal := []byte("journal")
+	record := func(id string, fail bool) error {
+		return db.Update(func(tx *bbolt.Tx) error {
+			if err := s.RecordTx(tx, id, t0, t0.Add(-time.Hour)); err != nil {
+				return err
+			}
+			b, err := tx.CreateBucketIfNotExists(journal)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(id), []byte("plan")); err != nil {
+				return err
+			}
+			if fail {
+				return errors.New("caller fails after recording")
+			}
+			return nil
+		})
+	}
+	if err := record("rolled-back@example.org", true); err == nil {
+		t.Fatal("the failing transaction committed")
+	}
+	if ok, _ := s.Contains(ctx, "rolled-back@example.org"); ok {
+		t.Fatal("id recorded although the caller's transaction rolled back")
+	}
+	if err := record("rolled-back@example.org", false); err != nil {
+		t.Fatalf("id refused after a rollback: %v", err)
+	}
+	if err := record("rolled-back@example.org", false); !errors.Is(err, ErrReplayed) {
+		t.Fatalf("second record: %v, want ErrReplayed", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = openDB(t, path)
+	defer db.Close()
+	s = newStore(t, db)
+	err := db.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(journal).Get([]byte("rolled-back@example.org")) == nil {
+			return errors.New("caller's write lost")
+		}
+		if err := s.RecordTx(tx, "x@example.org", t0, t0); err == nil {
+			return errors.New("RecordTx wrote in a read-only transaction")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.Contains(ctx, "rolled-back@example.org"); !ok {
+		t.Fatal("id lost after reopening")
+	}
+	other := openDB(t, filepath.Join(t.TempDir(), "other.db"))
+	defer other.Close()
+	if err := other.Update(func(tx *bbolt.Tx) error { return s.RecordTx(tx, "y@example.org", t0, t0) }); err == nil {
+		t.Fatal("RecordTx wrote into another file's transaction")
+	}
+}
