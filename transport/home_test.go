@@ -130,6 +130,7 @@ type memHome struct {
 	mu         sync.Mutex
 	rejectRcpt map[string]*smtp.SMTPError
 	loginOnly  bool // SMTP offers AUTH LOGIN only
+	smtpLogins int
 }
 
 type memOpts struct {
@@ -254,6 +255,9 @@ func (s *smtpSession) AuthMechanisms() []string {
 }
 
 func (s *smtpSession) Auth(mech string) (sasl.Server, error) {
+	s.h.mu.Lock()
+	s.h.smtpLogins++
+	s.h.mu.Unlock()
 	check := func(user, pw string) error {
 		if user != s.h.addr || pw != s.h.pw {
 			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}

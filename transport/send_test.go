@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,5 +182,58 @@ func TestSendPlainRefusedToNonLoopback(t *testing.T) {
 	}
 	if time.Since(start) > time.Second {
 		t.Errorf("refusal took %v: it must not even dial", time.Since(start))
+	}
+}
+
+// A Sender logs in once and reuses the connection; it reconnects when the
+// server went away in between.
+func TestSenderReusesConnection(t *testing.T) {
+	h := newMemHome(t, memOpts{sec: SecurityTLS})
+	a := h.account()
+	s, err := NewSender(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 5; i++ {
+				if err := s.Send(ctxT(t, 10*time.Second), a.Address, []string{a.Address}, testMessage(g*10+i, "x")); err != nil {
+					t.Errorf("Send: %v", err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	h.mu.Lock()
+	logins := h.smtpLogins
+	h.mu.Unlock()
+	if logins != 1 {
+		t.Errorf("%d logins for 20 messages, want 1", logins)
+	}
+	// A rejected recipient does not spoil the next send.
+	h.rejectRcpt["gone@home.test"] = &smtp.SMTPError{Code: 550, Message: "no"}
+	if err := s.Send(ctxT(t, 10*time.Second), a.Address, []string{"gone@home.test"}, testMessage(98, "x")); !errors.Is(err, ErrPermanent) {
+		t.Errorf("rejected send: %v", err)
+	}
+	if err := s.Send(ctxT(t, 10*time.Second), a.Address, []string{a.Address}, testMessage(99, "x")); err != nil {
+		t.Errorf("send after a rejection: %v", err)
+	}
+
+	h.restart(0)
+	if err := s.Send(ctxT(t, 10*time.Second), a.Address, []string{a.Address}, testMessage(100, "after restart")); err != nil {
+		t.Fatalf("Send after a server restart: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := s.Send(ctxT(t, 10*time.Second), a.Address, []string{a.Address}, testMessage(101, "after close")); err != nil {
+		t.Fatalf("Send after Close: %v", err)
+	}
+	if n := len(inboxBodies(t, a)); n != 23 {
+		t.Errorf("INBOX has %d messages, want 23", n)
 	}
 }
