@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -521,6 +522,12 @@ func (s *session) apply(uid uint32, d Disposition) error {
 	case actMove:
 		if d.folder == "" {
 			return errors.New("move: empty folder name")
+		}
+		if strings.EqualFold(d.folder, inbox) {
+			// Moving INBOX into itself would make a new UID and hand the
+			// message over again, forever.
+			s.w.log.Warn("handler asked to move a message to INBOX; keeping it", "uid", uid)
+			return nil
 		}
 		err := s.move(uid, d.folder)
 		var ie *imap.Error

@@ -256,7 +256,7 @@ func TestWatchWatchdogHalfDeadConnection(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		h := k.new(t, SecurityTLS)
 		a := h.account()
-		proxy := newStalling(t, a.IMAP.HostPort)
+		proxy := newStalling(t, a.IMAP.HostPort, nil)
 		a.IMAP.HostPort = proxy.addr()
 		rec := newRecorder(nil)
 		st := newStatusLog()
@@ -280,7 +280,7 @@ func TestWatchStopsCleanly(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		h := k.new(t, SecurityPlain) // plain, so the proxy can read the commands
 		a := h.account()
-		proxy := newStalling(t, a.IMAP.HostPort)
+		proxy := newStalling(t, a.IMAP.HostPort, nil)
 		a.IMAP.HostPort = proxy.addr()
 		st := newStatusLog()
 		stop := startWatch(t, a, &MemoryState{}, newRecorder(nil).handle, fastOpts(t, st))
@@ -295,11 +295,37 @@ func TestWatchStopsCleanly(t *testing.T) {
 	})
 }
 
+// Without IDLE the watcher polls.
+func TestWatchPollsWithoutIdle(t *testing.T) {
+	forEachHome(t, func(t *testing.T, k homeKind) {
+		h := k.new(t, SecurityPlain) // plain, so the proxy can hide IDLE
+		a := h.account()
+		proxy := newStalling(t, a.IMAP.HostPort, func(b []byte) {
+			copy(b, bytes.ReplaceAll(b, []byte(" IDLE"), []byte(" XDLE")))
+		})
+		a.IMAP.HostPort = proxy.addr()
+		rec := newRecorder(nil)
+		st := newStatusLog()
+		o := fastOpts(t, st)
+		o.PollInterval = 200 * time.Millisecond
+		stop := startWatch(t, a, &MemoryState{}, rec.handle, o)
+		waitIdle(t, h, st, 10*time.Second)
+		for i := 0; i < 3; i++ {
+			h.deliver(testMessage(i, "polled"))
+			rec.await(t, 1, 5*time.Second)
+		}
+		stop()
+		if sent := proxy.clientSent(); strings.Contains(sent, "IDLE\r\n") || !strings.Contains(sent, "NOOP\r\n") {
+			t.Errorf("want NOOP polling and no IDLE; client sent:\n%s", sent)
+		}
+	})
+}
+
 func TestWatchDispositions(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		h := k.new(t, SecurityTLS)
 		a := h.account()
-		for i, s := range []string{"keep", "delete", "quarantine", "keep", "newfolder"} {
+		for i, s := range []string{"keep", "delete", "quarantine", "keep", "newfolder", "toinbox"} {
 			h.deliver(testMessage(i, s))
 		}
 		rec := newRecorder(func(m Msg) (Disposition, error) {
@@ -310,15 +336,18 @@ func TestWatchDispositions(t *testing.T) {
 				return Move("Quarantine"), nil
 			case bytes.Contains(m.Raw, []byte("newfolder")):
 				return Move("Not/Created/Before"), nil // TRYCREATE path
+			case bytes.Contains(m.Raw, []byte("toinbox")):
+				return Move("inbox"), nil // kept, not handed over again
 			}
 			return Keep(), nil
 		})
 		o := fastOpts(t, nil)
 		o.CreateFolders = []string{"Quarantine"}
 		stop := startWatch(t, a, &MemoryState{}, rec.handle, o)
-		rec.await(t, 5, 10*time.Second)
+		rec.await(t, 6, 10*time.Second)
+		rec.quiet(t, 200*time.Millisecond)
 		stop()
-		if got := subjects(folderBodies(t, a, "INBOX")); strings.Join(got, ",") != "test 0,test 3" {
+		if got := subjects(folderBodies(t, a, "INBOX")); strings.Join(got, ",") != "test 0,test 3,test 5" {
 			t.Errorf("INBOX: %v", got)
 		}
 		if got := subjects(folderBodies(t, a, "Quarantine")); strings.Join(got, ",") != "test 2" {

@@ -245,6 +245,8 @@ type stalling struct {
 	conns   []net.Conn
 	sent    bytes.Buffer
 	release chan struct{} // closed at cleanup: frozen links are let go
+	// rewrite, if set, may change what the server sends, in place.
+	rewrite func([]byte)
 }
 
 type link struct {
@@ -261,12 +263,12 @@ func (l *link) wait() {
 	}
 }
 
-func newStalling(t testing.TB, target string) *stalling {
+func newStalling(t testing.TB, target string, rewrite func([]byte)) *stalling {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &stalling{ln: ln, target: target, release: make(chan struct{})}
+	p := &stalling{ln: ln, target: target, release: make(chan struct{}), rewrite: rewrite}
 	t.Cleanup(func() {
 		ln.Close()
 		p.mu.Lock()
@@ -313,6 +315,8 @@ func (p *stalling) pipe(dst, src net.Conn, l *link, fromClient bool) {
 				p.mu.Lock()
 				p.sent.Write(buf[:n])
 				p.mu.Unlock()
+			} else if p.rewrite != nil {
+				p.rewrite(buf[:n])
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return
