@@ -243,7 +243,8 @@ func (f *keyFile) identity(secret []byte) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
 	}
-	// Our own key stays loadable after it expires; use refuses it later.
+	// Our own key stays loadable after it expires (go-crypto refuses to
+	// sign with it then), so it can still decrypt and be renewed.
 	id, err := newIdentity(e, time.Time{})
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorrupt, err)
@@ -266,9 +267,11 @@ func newKeyFile(id *Identity) (*keyFile, []byte, error) {
 	}
 	// Store only what Load will accept: a file that cannot be read back
 	// would lose the identity.
+	// The header names what Load will find.
 	e, err := readSingleEntity(bytes.NewReader(secret.Bytes()))
+	var back *Identity
 	if err == nil {
-		_, err = newIdentity(e, time.Time{})
+		back, err = newIdentity(e, time.Time{})
 	}
 	if err != nil {
 		clear(secret.Bytes())
@@ -277,8 +280,8 @@ func newKeyFile(id *Identity) (*keyFile, []byte, error) {
 	return &keyFile{
 		Format:      fileFormat,
 		Version:     fileVersion,
-		Fingerprint: id.Fingerprint().String(),
-		Addr:        id.Addr(),
+		Fingerprint: back.Fingerprint().String(),
+		Addr:        back.Addr(),
 	}, secret.Bytes(), nil
 }
 
