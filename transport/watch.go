@@ -385,19 +385,25 @@ func (s *session) selectInbox(ctx context.Context) (State, error) {
 	if err != nil {
 		return State{}, fmt.Errorf("load state: %w", err)
 	}
+	// A UIDNEXT at or below the saved UID with the same UIDVALIDITY breaks
+	// RFC 9051 (a server restored from a backup, say): new mail would get
+	// UIDs we believe processed. It is handled as a UIDVALIDITY change.
+	rewound := sel.UIDNext > 0 && uint32(sel.UIDNext) <= st.LastUID
 	switch {
-	case st.UIDValidity == sel.UIDValidity:
+	case st.UIDValidity == sel.UIDValidity && !rewound:
 		return st, nil
 	case st.UIDValidity == 0:
 		st = State{UIDValidity: sel.UIDValidity}
 	case s.w.o.OnUIDValidityChange == SkipExisting:
-		s.w.log.Warn("UIDVALIDITY changed; skipping the messages present", "old", st.UIDValidity, "new", sel.UIDValidity)
+		s.w.log.Warn("mailbox was rebuilt (UIDVALIDITY changed or UIDNEXT went back); skipping the messages present",
+			"old_uidvalidity", st.UIDValidity, "uidvalidity", sel.UIDValidity, "last_uid", st.LastUID, "uidnext", sel.UIDNext)
 		st = State{UIDValidity: sel.UIDValidity}
 		if sel.UIDNext > 0 {
 			st.LastUID = uint32(sel.UIDNext) - 1
 		}
 	default:
-		s.w.log.Warn("UIDVALIDITY changed; reprocessing the mailbox", "old", st.UIDValidity, "new", sel.UIDValidity)
+		s.w.log.Warn("mailbox was rebuilt (UIDVALIDITY changed or UIDNEXT went back); reprocessing it",
+			"old_uidvalidity", st.UIDValidity, "uidvalidity", sel.UIDValidity, "last_uid", st.LastUID, "uidnext", sel.UIDNext)
 		st = State{UIDValidity: sel.UIDValidity}
 	}
 	if err := s.w.store.SaveState(ctx, st); err != nil {

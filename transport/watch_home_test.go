@@ -402,16 +402,21 @@ func TestWatchUIDValidityChange(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		for _, tc := range []struct {
 			policy UIDValidityPolicy
+			same   bool // same UIDVALIDITY, but UIDNEXT below the saved UID
 			want   int
-		}{{Reprocess, 2}, {SkipExisting, 0}} {
+		}{{Reprocess, false, 2}, {SkipExisting, false, 0}, {Reprocess, true, 2}, {SkipExisting, true, 0}} {
 			h := k.new(t, SecurityTLS)
 			a := h.account()
 			h.deliver(testMessage(1, "old"))
 			h.deliver(testMessage(2, "old"))
 			// State saved against another incarnation of the mailbox.
 			real := uidValidity(t, a)
+			saved := real + 1
+			if tc.same {
+				saved = real
+			}
 			store := &MemoryState{}
-			store.SaveState(ctxT(t, time.Second), State{UIDValidity: real + 1, LastUID: 1000})
+			store.SaveState(ctxT(t, time.Second), State{UIDValidity: saved, LastUID: 1000})
 			rec := newRecorder(nil)
 			st := newStatusLog()
 			o := fastOpts(t, st)
@@ -423,12 +428,12 @@ func TestWatchUIDValidityChange(t *testing.T) {
 			h.deliver(testMessage(3, "new"))
 			got := rec.await(t, 1, 10*time.Second)
 			if !bytes.Contains(got[0].Raw, []byte("Subject: test 3")) {
-				t.Errorf("policy %d: new message %q", tc.policy, got[0].Raw)
+				t.Errorf("%+v: new message %q", tc, got[0].Raw)
 			}
 			stop()
 			s, _ := store.LoadState(ctxT(t, time.Second))
 			if s.UIDValidity != real || s.LastUID != got[0].UID {
-				t.Errorf("policy %d: saved state %+v", tc.policy, s)
+				t.Errorf("%+v: saved state %+v", tc, s)
 			}
 		}
 	})
