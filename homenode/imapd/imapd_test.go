@@ -459,6 +459,11 @@ func TestFolders(t *testing.T) {
 	if len(subs) != 2 || subs["Work"] == nil || subs["INBOX"] == nil {
 		t.Fatalf("LIST (SUBSCRIBED) = %v", subs)
 	}
+	// LSUB, which imapclient does not send.
+	lines, status := e.raw(alice).cmd(`LSUB "" "*"`)
+	if !strings.HasPrefix(status, "OK") || !slices.Equal(lines, []string{`* LSUB (\Subscribed) "/" INBOX`, `* LSUB (\Subscribed) "/" "Work"`}) {
+		t.Fatalf("LSUB: %q %s", lines, status)
+	}
 	if err := c.Unsubscribe("Work").Wait(); err != nil {
 		t.Fatal(err)
 	}
