@@ -34,7 +34,7 @@ func craft(t testing.TB, d *Draft, pgp func(inner []byte) []byte) []byte {
 func encryptBody(t testing.TB, recipients []*openpgp.Entity, body func(seipd io.WriteCloser, intended []*packet.Recipient, cfg *packet.Config) error) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if _, err := encryptStream(&b, recipients, true, time.Now(), body); err != nil {
+	if _, err := encryptStream(&b, recipients, time.Now(), body); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -195,7 +195,7 @@ func TestOpenRefuses(t *testing.T) {
 			return craft(t, draft(), func(inner []byte) []byte {
 				var b bytes.Buffer
 				w, err := openpgp.EncryptWithParams(&b, nil, toBob, &openpgp.EncryptParams{
-					Signers: []*openpgp.Entity{alice.Entity(), alice.Entity()}, Config: pgpConfig(time.Now(), false, 0)})
+					Signers: []*openpgp.Entity{alice.Entity(), alice.Entity()}, Config: pgpConfig(time.Now(), 0)})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,8 +12,8 @@
 // SealSymmetric and OpenSymmetric do the same with a shared passphrase for the
 // Securejoin v3 steps (vc-request-pubkey, vc-pubkey).
 //
-// The package holds no state; every function is safe for concurrent use as far
-// as the keys passed in are (go-crypto caches signature checks inside key
-// entities, so one entity used from several goroutines at once is a data race
-// in go-crypto's caching).
+// The package holds no state beyond a pool of compressor buffers; every
+// function is safe for concurrent use with shared keys. (go-crypto caches
+// signature checks inside key entities; keystore fills those caches when it
+// creates or imports a key, before the key can be shared.)
 package envelope

@@ -67,7 +67,7 @@ func FuzzParseContent(f *testing.F) {
 	outer := mail.Header{}
 	outer.Set("From", "<alice@home.example>")
 	f.Fuzz(func(t *testing.T, plain []byte) {
-		c, err := parseContent(plain, outer)
+		c, err := parseContent(plain, outer, nil)
 		if err == nil && c.From == "" {
 			t.Fatal("content without From")
 		}

@@ -145,7 +145,7 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := parseContent(d.data, outer)
+	c, err := parseContent(d.data, outer, o.knownKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,19 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 			ErrNotIntendedRecipient, signer.Fingerprint(), len(sig.IntendedRecipients), o.Self.Fingerprint())
 	}
 	return &Message{Content: *c, Signer: signer, SignerSource: src, Signed: sig.CreationTime}, nil
+}
+
+// knownKeys are the keys Open already holds for addr: our own and the
+// trusted ones.
+func (o *OpenOptions) knownKeys(addr string) []*keystore.PublicKey {
+	var keys []*keystore.PublicKey
+	if o.Trusted != nil {
+		keys = o.Trusted(addr)
+	}
+	if o.Self.Addr() == addr {
+		keys = append(keys, o.Self.Public())
+	}
+	return keys
 }
 
 // oneSignature returns the message's only signature.

@@ -139,8 +139,9 @@ func findPayload(e *message.Entity, depth int, limit int64) ([]byte, error) {
 	return payloads[0], nil
 }
 
-// parseContent parses the decrypted MIME entity. outer is the outer header.
-func parseContent(plain []byte, outer mail.Header) (*Content, error) {
+// parseContent parses the decrypted MIME entity. outer is the outer header;
+// known may supply keys we hold, to spare validating Autocrypt keydata.
+func parseContent(plain []byte, outer mail.Header, known knownKeys) (*Content, error) {
 	e, err := message.Read(bytes.NewReader(plain))
 	if err != nil && !message.IsUnknownCharset(err) && !message.IsUnknownEncoding(err) {
 		return nil, fmt.Errorf("%w: decrypted part: %v", ErrMalformed, err)
@@ -204,13 +205,13 @@ func parseContent(plain []byte, outer mail.Header) (*Content, error) {
 	}
 
 	if inner.Has("Autocrypt") {
-		c.Autocrypt, _ = autocryptFrom(inner, "Autocrypt")
+		c.Autocrypt, _ = autocryptFrom(inner, "Autocrypt", known)
 	} else if outer.Has("Autocrypt") {
-		if c.Autocrypt, _ = autocryptFrom(outer, "Autocrypt"); c.Autocrypt != nil {
+		if c.Autocrypt, _ = autocryptFrom(outer, "Autocrypt", known); c.Autocrypt != nil {
 			c.AutocryptOuter = true
 		}
 	}
-	c.Gossip = gossipFrom(inner)
+	c.Gossip = gossipFrom(inner, known)
 	return c, nil
 }
 

@@ -2,11 +2,13 @@ package envelope
 
 import (
 	"bytes"
+	"compress/zlib"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"math/bits"
+	"sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -28,15 +30,11 @@ const (
 )
 
 // pgpConfig is keystore.Config with what messages need on top: Delta
-// Chat's AEAD chunk size, ZLIB when compressing, and a bound on
-// decompressed output (a compressed packet can expand a thousandfold).
-func pgpConfig(now time.Time, compress bool, maxPlain int64) *packet.Config {
+// Chat's AEAD chunk size, and a bound on decompressed output (a compressed
+// packet can expand a thousandfold).
+func pgpConfig(now time.Time, maxPlain int64) *packet.Config {
 	cfg := keystore.Config(func() time.Time { return now })
 	cfg.AEADConfig = &packet.AEADConfig{DefaultMode: aeadMode, ChunkSize: aeadChunkSize}
-	if compress {
-		cfg.DefaultCompressionAlgo = packet.CompressionZLIB
-		cfg.CompressionConfig = &packet.CompressionConfig{Level: packet.DefaultCompression}
-	}
 	if maxPlain > 0 {
 		cfg.MaxDecompressedMessageSize = &maxPlain
 	}
@@ -59,16 +57,26 @@ func (nopCloser) Close() error { return nil }
 // recipients only for recipients whose key IDs it also writes in clear, so
 // the packets are assembled here from go-crypto's packet layer.
 func encryptTo(w io.Writer, data []byte, recipients []*openpgp.Entity, signer *openpgp.Entity, compress bool, now time.Time) (v2 bool, err error) {
-	return encryptStream(w, recipients, compress, now, func(seipd io.WriteCloser, intended []*packet.Recipient, cfg *packet.Config) error {
-		return signedLiteral(seipd, data, signer, intended, cfg)
+	return encryptStream(w, recipients, now, func(seipd io.WriteCloser, intended []*packet.Recipient, cfg *packet.Config) error {
+		if !compress {
+			return signedLiteral(seipd, data, signer, intended, cfg)
+		}
+		var inner bytes.Buffer
+		if err := signedLiteral(nopCloser{&inner}, data, signer, intended, cfg); err != nil {
+			return err
+		}
+		if err := writeCompressed(seipd, inner.Bytes()); err != nil {
+			return err
+		}
+		return seipd.Close()
 	})
 }
 
 // encryptStream writes the PKESKs and opens the SEIPD packet for
 // encryptTo; body writes the packets inside and closes seipd.
-func encryptStream(w io.Writer, recipients []*openpgp.Entity, compress bool, now time.Time,
+func encryptStream(w io.Writer, recipients []*openpgp.Entity, now time.Time,
 	body func(seipd io.WriteCloser, intended []*packet.Recipient, cfg *packet.Config) error) (v2 bool, err error) {
-	cfg := pgpConfig(now, compress, 0)
+	cfg := pgpConfig(now, 0)
 	keys := make([]*packet.PublicKey, 0, len(recipients))
 	intended := make([]*packet.Recipient, 0, len(recipients))
 	v2 = true
@@ -102,17 +110,10 @@ func encryptStream(w io.Writer, recipients []*openpgp.Entity, compress bool, now
 	return v2, body(seipd, intended, cfg)
 }
 
-// signedLiteral writes data as a literal data packet into w, optionally
-// compressed, with a one-pass signature by signer around it when signer is
-// not nil, and closes w.
-func signedLiteral(w io.WriteCloser, data []byte, signer *openpgp.Entity, intended []*packet.Recipient, cfg *packet.Config) error {
-	out := w
-	if cfg.Compression() != packet.CompressionNone {
-		var err error
-		if out, err = packet.SerializeCompressed(w, cfg.Compression(), cfg.CompressionConfig); err != nil {
-			return err
-		}
-	}
+// signedLiteral writes data as a literal data packet into out, with a
+// one-pass signature by signer around it when signer is not nil, and
+// closes out.
+func signedLiteral(out io.WriteCloser, data []byte, signer *openpgp.Entity, intended []*packet.Recipient, cfg *packet.Config) error {
 	var sig *packet.Signature
 	var key openpgp.Key
 	if signer != nil {
@@ -169,11 +170,55 @@ func signedLiteral(w io.WriteCloser, data []byte, signer *openpgp.Entity, intend
 	return out.Close()
 }
 
+// zlibWriters recycles ZLIB compressors: each holds about 800 KiB of
+// tables, and allocating them for every message costs more than the
+// signing and encryption together. The pool is a cache of scratch memory
+// and changes no behaviour.
+var zlibWriters = sync.Pool{New: func() any { return zlib.NewWriter(nil) }}
+
+// writeCompressed writes b as a ZLIB compressed data packet (Delta Chat
+// compresses this way) with a definite length. packet.SerializeCompressed
+// would allocate a fresh compressor each time.
+func writeCompressed(w io.Writer, b []byte) error {
+	var z bytes.Buffer
+	z.WriteByte(byte(packet.CompressionZLIB))
+	zw := zlibWriters.Get().(*zlib.Writer)
+	zw.Reset(&z)
+	zw.Write(b) // writes to a bytes.Buffer do not fail
+	err := zw.Close()
+	zlibWriters.Put(zw)
+	if err != nil {
+		return err
+	}
+	if err := writePacketHeader(w, tagCompressed, z.Len()); err != nil {
+		return err
+	}
+	_, err = w.Write(z.Bytes())
+	return err
+}
+
+// writePacketHeader writes a new-format packet header with a definite
+// length (RFC 9580 4.2.1).
+func writePacketHeader(w io.Writer, tag byte, n int) error {
+	h := []byte{0xc0 | tag}
+	switch {
+	case n < 192:
+		h = append(h, byte(n))
+	case n < 8384:
+		n -= 192
+		h = append(h, byte(n>>8)+192, byte(n))
+	default:
+		h = append(h, 255, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	_, err := w.Write(h)
+	return err
+}
+
 // encryptSymmetric writes data encrypted with passphrase the way Securejoin
 // v3 wants it: exactly one SKESK (v6, S2K type 1 "Salted"), SEIPDv2 AES-128
 // OCB, never compressed, signed by signer if it is not nil.
 func encryptSymmetric(w io.Writer, data, passphrase []byte, signer *openpgp.Entity, now time.Time) error {
-	cfg := pgpConfig(now, false, 0)
+	cfg := pgpConfig(now, 0)
 	cfg.S2KConfig = &s2k.Config{S2KMode: s2k.SaltedS2K, PassphraseIsHighEntropy: true}
 	params := &openpgp.EncryptParams{Config: cfg}
 	if signer != nil {
@@ -190,11 +235,12 @@ func encryptSymmetric(w io.Writer, data, passphrase []byte, signer *openpgp.Enti
 }
 
 // armorMessage wraps binary OpenPGP data as an ASCII-armored PGP MESSAGE
-// without Version header or CRC (RFC 9580 drops both; gpg and Delta Chat
-// read it).
+// without Version header but with the CRC line: RFC 9580 drops the CRC,
+// but Delta Chat still writes it and GnuPG 2.2 misreads the END line as
+// base64 data when it is missing.
 func armorMessage(bin []byte) ([]byte, error) {
 	var b bytes.Buffer
-	w, err := armor.EncodeWithChecksumOption(&b, "PGP MESSAGE", nil, false)
+	w, err := armor.EncodeWithChecksumOption(&b, "PGP MESSAGE", nil, true)
 	if err != nil {
 		return nil, err
 	}
@@ -265,7 +311,7 @@ func decrypt(bin []byte, ring openpgp.KeyRing, prompt openpgp.PromptFunction, li
 	// Allow go-crypto's decompression bound some room above ours for the
 	// packet framing around the literal data, so that ours trips first and
 	// the caller learns ErrTooLarge rather than a generic failure.
-	cfg := pgpConfig(now, false, limit+64<<10)
+	cfg := pgpConfig(now, limit+64<<10)
 	md, err := openpgp.ReadMessage(bytes.NewReader(bin), ring, prompt, cfg)
 	if err != nil {
 		if errors.Is(err, pgperrors.ErrKeyIncorrect) {
@@ -319,7 +365,7 @@ func verify(data []byte, sig *packet.Signature, keys []*keystore.PublicKey, now 
 	if err := sig.Serialize(&sb); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
-	_, signer, err := openpgp.VerifyDetachedSignature(ring, bytes.NewReader(data), &sb, pgpConfig(now, false, 0))
+	_, signer, err := openpgp.VerifyDetachedSignature(ring, bytes.NewReader(data), &sb, pgpConfig(now, 0))
 	if errors.Is(err, pgperrors.ErrUnknownIssuer) {
 		return nil, errUnknownIssuer
 	}

@@ -3,6 +3,7 @@ package envelope
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +95,41 @@ func TestOpenClockSkew(t *testing.T) {
 		m, err := Open(context.Background(), s.Raw, OpenOptions{Self: bob, Trusted: trust(alice.Public()), Now: now.Add(-time.Minute), ClockSkew: tt.skew})
 		if (err == nil) != tt.ok || (m != nil) != tt.ok {
 			t.Errorf("skew %v: message %v, error %v", tt.skew, m != nil, err)
+		}
+	}
+}
+
+// TestConcurrent opens and seals from several goroutines with shared keys,
+// as a thing handling mail for several people does (run with -race).
+func TestConcurrent(t *testing.T) {
+	var tk testKeys
+	alice, bob := tk.id(t, "alice@home.example"), tk.id(t, "bob@home.example")
+	raw := seal(t, &Draft{From: alice, To: []*keystore.PublicKey{bob.Public()}, Text: "on"}).Raw
+	// Keys fresh from import, as a keyring hands them out: nothing about
+	// them has been verified (and cached by go-crypto) yet.
+	fresh := func(k *keystore.PublicKey) *keystore.PublicKey {
+		f, err := keystore.ImportPublic(k.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	aliceKey, bobKey := fresh(alice.Public()), fresh(bob.Public())
+	opts := OpenOptions{Self: bob, Trusted: trust(aliceKey)}
+	errs := make(chan error, 16)
+	for i := range 8 {
+		go func() {
+			_, err := Open(context.Background(), raw, opts)
+			errs <- err
+		}()
+		go func() {
+			_, err := Seal(context.Background(), &Draft{From: alice, To: []*keystore.PublicKey{bobKey}, Text: fmt.Sprint(i)})
+			errs <- err
+		}()
+	}
+	for range 16 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }

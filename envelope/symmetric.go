@@ -15,9 +15,10 @@ import (
 
 // OpenPGP packet tags read here.
 const (
-	tagPKESK = 1
-	tagSKESK = 3
-	tagSEIPD = 18
+	tagPKESK      = 1
+	tagSKESK      = 3
+	tagCompressed = 8
+	tagSEIPD      = 18
 )
 
 // SymmetricOptions say how OpenSymmetric may decrypt and whom it expects.
@@ -117,7 +118,12 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if len(d.sigs) > 1 {
 		return nil, fmt.Errorf("%w: %d signatures, want at most one", ErrBadSignature, len(d.sigs))
 	}
-	c, err := parseContent(d.data, outer)
+	c, err := parseContent(d.data, outer, func(addr string) []*keystore.PublicKey {
+		if o.Signer != nil && o.Signer.Addr() == addr {
+			return []*keystore.PublicKey{o.Signer}
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
