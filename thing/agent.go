@@ -74,6 +74,7 @@ type Agent struct {
 	limiter *limiter
 	kick    chan struct{}
 	events  chan wire.Event
+	keys    keyCache
 	// mu serialises message handling with owner changes and events, so a
 	// revoke takes effect before the next message is looked at.
 	mu sync.Mutex
@@ -425,7 +426,7 @@ func (a *Agent) trusted(addr string) []*keystore.PublicKey {
 		if p.Addr != addr {
 			continue
 		}
-		if k, err := keystore.ImportPublic(p.Key); err == nil {
+		if k, err := a.keys.get(p.Key); err == nil {
 			out = append(out, k)
 		}
 	}
@@ -437,8 +438,32 @@ func (a *Agent) known(fpr keystore.Fingerprint) (*keystore.PublicKey, bool) {
 	if err != nil {
 		return nil, false
 	}
-	k, err := keystore.ImportPublic(p.Key)
+	k, err := a.keys.get(p.Key)
 	return k, err == nil
+}
+
+// keyCache keeps parsed keys: parsing checks every self-signature, which
+// costs more than the rest of a command.
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[string]*keystore.PublicKey
+}
+
+func (c *keyCache) get(raw []byte) (*keystore.PublicKey, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if k, ok := c.keys[string(raw)]; ok {
+		return k, nil
+	}
+	k, err := keystore.ImportPublic(raw)
+	if err != nil {
+		return nil, err
+	}
+	if c.keys == nil || len(c.keys) > 1024 {
+		c.keys = map[string]*keystore.PublicKey{}
+	}
+	c.keys[string(raw)] = k
+	return k, nil
 }
 
 // pairing runs a first handshake step and queues its answer.

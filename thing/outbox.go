@@ -154,7 +154,7 @@ func (a *Agent) publish(ctx context.Context, e wire.Event) error {
 		if !p.Subscribed || !p.Active(now) {
 			continue
 		}
-		k, err := keystore.ImportPublic(p.Key)
+		k, err := a.keys.get(p.Key)
 		if err != nil {
 			return fmt.Errorf("key of %s: %w", p.Addr, err)
 		}

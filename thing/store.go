@@ -1,6 +1,7 @@
 package thing
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -23,6 +24,8 @@ var (
 	bucketTokens  = []byte("tokens")
 	bucketMeta    = []byte("meta")
 	bucketJournal = []byte("journal")
+	// bucketJournalOrder indexes the journal by date for pruning.
+	bucketJournalOrder = []byte("journal-order")
 	bucketOutbox  = []byte("outbox")
 	keyMailbox    = []byte("mailbox")
 	keyName       = []byte("name")
@@ -97,7 +100,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("open thing store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketPeople, bucketTokens, bucketMeta, bucketJournal, bucketOutbox} {
+		for _, b := range [][]byte{bucketPeople, bucketTokens, bucketMeta, bucketJournal, bucketJournalOrder, bucketOutbox} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -404,18 +407,29 @@ func (j seenJournal) Record(ctx context.Context, id string, date, pruneBefore ti
 		if err := j.st.seen.RecordTx(tx, id, date, pruneBefore); err != nil {
 			return err
 		}
-		b := tx.Bucket(bucketJournal)
-		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			var old journalEntry
-			if json.Unmarshal(v, &old) == nil && old.Date.Before(pruneBefore) {
-				if err := c.Delete(); err != nil {
-					return err
-				}
+		b, order := tx.Bucket(bucketJournal), tx.Bucket(bucketJournalOrder)
+		// Forget entries older than the window, oldest first: a replay of
+		// them is refused by the window before the journal is asked.
+		c := order.Cursor()
+		cut := dateKey(pruneBefore)
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cut) < 0; k, _ = c.First() {
+			if err := b.Delete(k[8:]); err != nil {
+				return err
 			}
+			if err := order.Delete(k); err != nil {
+				return err
+			}
+		}
+		if err := order.Put(append(dateKey(j.entry.Date), id...), nil); err != nil {
+			return err
 		}
 		return putJSON(b, []byte(id), j.entry)
 	})
+}
+
+// dateKey orders journal entries by date (Unix seconds, big-endian).
+func dateKey(t time.Time) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(max(t.Unix(), 0)))
 }
 
 // complete marks the message done and queues its reply, in one transaction.
