@@ -26,10 +26,10 @@ var (
 	bucketJournal = []byte("journal")
 	// bucketJournalOrder indexes the journal by date for pruning.
 	bucketJournalOrder = []byte("journal-order")
-	bucketOutbox  = []byte("outbox")
-	keyMailbox    = []byte("mailbox")
-	keyName       = []byte("name")
-	seenBucket    = "seen"
+	bucketOutbox       = []byte("outbox")
+	keyMailbox         = []byte("mailbox")
+	keyName            = []byte("name")
+	seenBucket         = "seen"
 )
 
 // ErrNotFound means no person or token matched.
