@@ -271,14 +271,14 @@ func stripLegacyDisplay(s string) string {
 func fromAddr(h mail.Header) (addr, name string, err error) {
 	list, err := h.AddressList("From")
 	if err != nil {
-		return "", "", fmt.Errorf("From: %v", err)
+		return "", "", fmt.Errorf("header field From: %v", err)
 	}
 	if len(list) != 1 {
-		return "", "", fmt.Errorf("From has %d addresses, want one", len(list))
+		return "", "", fmt.Errorf("header field From has %d addresses, want one", len(list))
 	}
 	addr, err = keystore.NormalizeAddr(list[0].Address)
 	if err != nil {
-		return "", "", fmt.Errorf("From: %v", err)
+		return "", "", fmt.Errorf("header field From: %v", err)
 	}
 	return addr, list[0].Name, nil
 }
