@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/homenode"
 	"github.com/thingpost/thingpost/internal/dcrpc"
 )
 
@@ -35,6 +36,34 @@ func TestDeltaChatPairAndChat(t *testing.T) {
 	alice := h.addUser("alice")
 	bob := h.addUser("bob")
 	h.start()
+	deltaChatScenario(t, bin, h, alice, h, bob)
+}
+
+// TestDeltaChatTwoHomes: Alice lives on one home node, Bob on another; their
+// mail goes node to node over SMTP (static MX, DKIM-signed, through the
+// outbound queue). They pair and chat as on one node.
+func TestDeltaChatTwoHomes(t *testing.T) {
+	bin := deltachatBinary(t)
+	mxA, mxB := freePort(t), freePort(t)
+	a := newHome(t, "dc-a.test", func(c *homenode.Config) {
+		c.Listen.SMTP = homenode.Addr(mxA)
+		c.MX = map[string]homenode.Addr{"dc-b.test": homenode.Addr(mxB)}
+	})
+	b := newHome(t, "dc-b.test", func(c *homenode.Config) {
+		c.Listen.SMTP = homenode.Addr(mxB)
+		c.MX = map[string]homenode.Addr{"dc-a.test": homenode.Addr(mxA)}
+	})
+	alice := a.addUser("alice")
+	bob := b.addUser("bob")
+	a.start()
+	b.start()
+	deltaChatScenario(t, bin, a, alice, b, bob)
+}
+
+// deltaChatScenario configures alice (on home ha) and bob (on hb) in one
+// Delta Chat core, pairs them by Securejoin (Alice invites) and sends one
+// message each way, checking text, sender and the padlock.
+func deltaChatScenario(t *testing.T, bin string, ha *home, alice string, hb *home, bob string) {
 
 	coreLog := &logBuffer{}
 	c, err := dcrpc.Start(bin, t.TempDir(), coreLog)
@@ -51,10 +80,10 @@ func TestDeltaChatPairAndChat(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 
-	imapHost, imapPort := splitAddr(t, h.addr("plain_imap"))
-	smtpHost, smtpPort := splitAddr(t, h.addr("plain_submission"))
-	configure := func(addr, name string) uint32 {
+	configure := func(h *home, addr, name string) uint32 {
 		t.Helper()
+		imapHost, imapPort := splitAddr(t, h.addr("plain_imap"))
+		smtpHost, smtpPort := splitAddr(t, h.addr("plain_submission"))
 		acc, err := c.AddAccount(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -88,8 +117,8 @@ func TestDeltaChatPairAndChat(t *testing.T) {
 		}
 		return acc
 	}
-	accA := configure(alice, "Alice")
-	accB := configure(bob, "Bob")
+	accA := configure(ha, alice, "Alice")
+	accB := configure(hb, bob, "Bob")
 
 	// Securejoin: Alice shows the code, Bob scans it.
 	mark := c.Mark()
