@@ -54,7 +54,9 @@ type Draft struct {
 	// their addresses are the protected To header.
 	To []*keystore.PublicKey
 	// ToAddrs are further addresses for the protected To header, for
-	// recipients reached without a key (the symmetric Securejoin steps).
+	// recipients reached without a key (the symmetric Securejoin steps,
+	// where they are the only recipients). Seal needs at least one key in
+	// To; it cannot encrypt to an address.
 	ToAddrs []string
 	// Subject is the protected subject (the outer one is always "[...]").
 	Subject string
@@ -109,6 +111,9 @@ func Seal(ctx context.Context, d *Draft) (*Sealed, error) {
 	}
 	if d.From == nil {
 		return nil, errors.New("seal: no sender identity")
+	}
+	if len(d.To) == 0 {
+		return nil, errors.New("seal: no recipient key (ToAddrs only name further addresses)")
 	}
 	now, msgID, outer, inner, err := d.build()
 	if err != nil {

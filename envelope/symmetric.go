@@ -27,9 +27,10 @@ type SymmetricOptions struct {
 	// she holds).
 	Passphrases [][]byte
 	// Signer, when set, is the only key the message may be signed by, and
-	// it must be signed (Securejoin vc-pubkey: the QR code's key). When
-	// nil the message must be unsigned (vc-request-pubkey); a signed one
-	// fails with ErrUnknownSigner, since there is nothing to check it with.
+	// it must be signed (Securejoin vc-pubkey, the inviter's key known).
+	// When Signer is nil and AutocryptSigner is zero the message must be
+	// unsigned (vc-request-pubkey); a signed one fails with
+	// ErrUnknownSigner, since there is nothing to check it with.
 	Signer *keystore.PublicKey
 	// AutocryptSigner, when Signer is nil and this is not zero, requires a
 	// signature by the key in the message's protected Autocrypt header,
@@ -49,9 +50,11 @@ type SymmetricMessage struct {
 	// Passphrase is the index in SymmetricOptions.Passphrases of the one
 	// that decrypted the message.
 	Passphrase int
-	// Signer is SymmetricOptions.Signer when the message was signed by it
-	// (verified), and nil when the message is unsigned. There is no third
-	// state: a signature that cannot be verified is an error.
+	// Signer is the key whose signature was verified: SymmetricOptions.
+	// Signer, or the protected Autocrypt key with the fingerprint
+	// SymmetricOptions.AutocryptSigner. It is nil when the message is
+	// unsigned, which only happens when neither was given. There is no
+	// third state: a signature that cannot be verified is an error.
 	Signer *keystore.PublicKey
 }
 
