@@ -38,7 +38,9 @@ type home struct {
 	dir   string
 	log   *slog.Logger
 	dev   driver.Config
-	stop  func()
+	// guestCommands is the thing's guest_commands setting.
+	guestCommands []string
+	stop          func()
 }
 
 func fastWatch() transport.WatchOptions {
@@ -71,7 +73,7 @@ func startHomeWith(t testing.TB, kind string, dev driver.Config) *home {
 
 func (h *home) run(kind string) {
 	h.t.Helper()
-	a, err := thing.Open(thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct, Driver: h.dev,
+	a, err := thing.Open(thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct, Driver: h.dev, GuestCommands: h.guestCommands,
 		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log})
 	if err != nil {
 		h.t.Fatal(err)
@@ -334,4 +336,76 @@ func startNodeOnly(t testing.TB, ctx context.Context, dir string) *demo.Home {
 	}
 	t.Cleanup(func() { node.Close(context.Background()) })
 	return node
+}
+
+// TestGuestAndEvents: a guest may send only the allowed device commands;
+// events from the device reach the subscribers (the owner by default, a
+// guest after "subscribe").
+func TestGuestAndEvents(t *testing.T) {
+	h := startHome(t, "lock")
+	h.stop()
+	h.guestCommands = []string{"lock"}
+	h.run("lock")
+	owner := newPerson(t, h, "alice")
+	inv, _ := h.agent.FactoryInvite()
+	owner.pair(inv.URL())
+	_, r := owner.do("invite guest 2h")
+	if !r.OK || r.Invite == nil || r.Invite.Role != wire.RoleGuest || r.Invite.For != "2h" {
+		t.Fatalf("guest invite: %+v", r.Invite)
+	}
+	guest := newPerson(t, h, "carol")
+	guest.pair(r.Invite.URL)
+
+	if _, r := guest.do("unlock"); r.OK || r.Code != wire.CodeNotAllowed {
+		t.Fatalf("guest unlocked: %+v", r)
+	}
+	if _, r := owner.do("unlock"); !r.OK {
+		t.Fatalf("owner unlock: %+v", r)
+	}
+	if _, r := guest.do("lock"); !r.OK {
+		t.Fatalf("guest lock: %+v", r)
+	}
+	_, r = owner.do("users")
+	var guestUser *wire.User
+	for i, u := range r.Users {
+		if u.Role == wire.RoleGuest {
+			guestUser = &r.Users[i]
+		}
+	}
+	if guestUser == nil || guestUser.Expires.IsZero() || time.Until(guestUser.Expires) > 2*time.Hour {
+		t.Fatalf("guest entry %+v", guestUser)
+	}
+
+	door := h.agent.Device().(interface{ OpenDoor() error })
+	if _, r := owner.do("unlock"); !r.OK {
+		t.Fatalf("unlock: %+v", r)
+	}
+	if err := door.OpenDoor(); err != nil {
+		t.Fatal(err)
+	}
+	ev := owner.event("door-opened")
+	if ev.State == nil {
+		t.Fatalf("event without state: %+v", ev)
+	}
+	guest.expectNothing(time.Second)
+	if _, r := guest.do("subscribe"); !r.OK {
+		t.Fatalf("subscribe: %+v", r)
+	}
+	door2 := h.agent.Device().(interface{ CloseDoor() error })
+	if err := door2.CloseDoor(); err != nil {
+		t.Fatal(err)
+	}
+	guest.event("door-closed")
+	owner.event("door-closed")
+}
+
+// event waits for an event of kind from the paired thing.
+func (p *person) event(kind string) wire.Event {
+	p.t.Helper()
+	m := p.open(p.next("event " + kind))
+	wm, err := wire.Decode(m.Header.Get(wire.HeaderName))
+	if err != nil || wm.Event == nil || wm.Event.Kind != kind {
+		p.t.Fatalf("want event %s, got %+v (%v), text %q", kind, wm, err, m.Text)
+	}
+	return *wm.Event
 }
