@@ -307,7 +307,7 @@ func (c *Client) WaitEvent(ctx context.Context, since int, match func(Event) boo
 				return ev, nil
 			}
 		}
-		since = len(c.events)
+		since = max(since, len(c.events))
 		changed, done, doneErr := c.changed, c.done, c.doneErr
 		c.mu.Unlock()
 		if done {
