@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -175,6 +176,31 @@ func (n *Node) serverFor(spec ListenerSpec) func(net.Listener) error {
 	}
 }
 
+// joinOneLine joins the non-nil errors with "; " (errors.Join uses newlines,
+// and the CLI prints errors as one line). errors.Is sees every part.
+func joinOneLine(errs []error) error {
+	var parts []string
+	var kept []error
+	for _, e := range errs {
+		if e != nil {
+			parts = append(parts, e.Error())
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		return nil
+	}
+	return &multiError{msg: strings.Join(parts, "; "), errs: kept}
+}
+
+type multiError struct {
+	msg  string
+	errs []error
+}
+
+func (m *multiError) Error() string   { return m.msg }
+func (m *multiError) Unwrap() []error { return m.errs }
+
 func smarthost(s *Smarthost) *queue.Smarthost {
 	if s == nil {
 		return nil
@@ -219,12 +245,13 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.ctl.close()
 		var wg sync.WaitGroup
 		errs := make([]error, 5)
+		names := []string{"MX", "submission", "plain submission"}
 		for i, s := range []*smtpd.Server{n.mx, n.submission, n.plainSubmit} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				if err := s.Shutdown(ctx); err != nil && !errors.Is(err, smtpd.ErrServerClosed) {
-					errs[i] = fmt.Errorf("SMTP transactions cut off at shutdown: %w", err)
+					errs[i] = fmt.Errorf("%s transactions cut off at shutdown: %w", names[i], err)
 				}
 			}()
 		}
@@ -243,7 +270,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 		n.queueStop()
 		<-n.queueDone
 		errs = append(errs, n.store.Close())
-		n.shutdownErr = errors.Join(errs...)
+		n.shutdownErr = joinOneLine(errs)
 		if n.shutdownErr != nil {
 			n.log.Warn("node stopped", "err", n.shutdownErr)
 		} else {

@@ -148,7 +148,9 @@ func TestGracefulShutdown(t *testing.T) {
 		stalled := dialRaw(t, n.submission, alice, n.pass[alice])
 		rest := stalled.startData(alice, bob, bigMessage(alice, bob, "stalled"))
 		p.signal(syscall.SIGTERM)
-		p.wait(30 * time.Second) // exits non-zero: a transaction was cut off
+		if code := p.wait(30 * time.Second); code != 1 || !strings.Contains(p.log.String(), "homenode: plain submission transactions cut off at shutdown: context deadline exceeded\n") {
+			t.Errorf("exit %d; want 1 and a line saying the transaction was cut off:\n%s", code, p.log)
+		}
 		if code, msg := stalled.finishData(rest); code == 250 {
 			t.Fatalf("stalled transaction got 250 after the node stopped: %s", msg)
 		} else {
