@@ -150,6 +150,13 @@ func TestOpenRefuses(t *testing.T) {
 			o.Trusted = func(string) []*keystore.PublicKey { return []*keystore.PublicKey{mallory.Public()} }
 			return o
 		}, ErrSignerMismatch},
+		{"legacy part without protected headers, signed by another than the outer From", func() []byte {
+			return craft(t, draft(), func([]byte) []byte {
+				return encryptBody(t, toBob, func(w io.WriteCloser, ir []*packet.Recipient, cfg *packet.Config) error {
+					return signedLiteral(w, []byte("Content-Type: text/plain\r\n\r\non\r\n"), mallory.Entity(), ir, cfg)
+				})
+			})
+		}, nil, ErrSignerMismatch},
 		{"our key missing from the intended recipients", func() []byte {
 			// Carol received alice's message and re-encrypts it, signature
 			// and all, to bob.

@@ -133,3 +133,102 @@ func TestConcurrent(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAcceptsVariants: what real clients and servers do to the shape of
+// a message: LF line ends, the parts of multipart/encrypted reordered with
+// extra parts and whitespace around them, the "mixed-up" multipart/mixed
+// form.
+func TestOpenAcceptsVariants(t *testing.T) {
+	var tk testKeys
+	alice, bob := tk.id(t, "alice@home.example"), tk.id(t, "bob@home.example")
+	s := seal(t, &Draft{From: alice, To: []*keystore.PublicKey{bob.Public()}, Subject: "x", Text: "on"})
+	arm := string(armoredPayload(t, s.Raw))
+	head, _, _ := strings.Cut(string(s.Raw), "Content-Type: multipart/encrypted")
+	wrap := func(ct, body string) []byte {
+		return []byte(head + "Content-Type: " + ct + "\r\n\r\n" + body)
+	}
+	const version = "Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n"
+	payloadPart := "Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n\r\n" + arm
+	for name, raw := range map[string][]byte{
+		"LF line ends": []byte(strings.ReplaceAll(string(s.Raw), "\r\n", "\n")),
+		"payload part first, preamble, extra part and blank lines": wrap(`multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"`,
+			"This is an OpenPGP/MIME encrypted message.\r\n\r\n--b\r\n"+payloadPart+"\r\n\r\n\r\n--b\r\n"+version+
+				"\r\n--b\r\nContent-Type: text/plain\r\n\r\nfooter\r\n--b--\r\n\r\nepilogue\r\n"),
+		"mixed-up (Exchange)": wrap(`multipart/mixed; boundary="b"`,
+			"--b\r\nContent-Type: text/plain\r\n\r\n\r\n--b\r\n"+version+"\r\n--b\r\n"+payloadPart+"\r\n--b--\r\n"),
+		"payload base64-encoded (ProtonMail Bridge)": wrap(`multipart/mixed; boundary="b"`,
+			"--b\r\nContent-Type: text/plain\r\n\r\nEmpty Message\r\n--b\r\n"+version+"\r\n--b\r\n"+
+				"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n"+string(base64Body([]byte(arm)))+"\r\n--b--\r\n"),
+		"wrapped with a footer (Google Workspace)": wrap(`multipart/mixed; boundary="outer"`,
+			"--outer\r\nContent-Type: text/plain\r\n\r\n-- \r\nfooter\r\n--outer\r\n"+
+				"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n"+
+				"--b\r\n"+version+"\r\n--b\r\n"+payloadPart+"\r\n--b--\r\n\r\n--outer--\r\n"),
+	} {
+		m, err := Open(context.Background(), raw, OpenOptions{Self: bob, Trusted: trust(alice.Public())})
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if m.Text != "on" {
+			t.Errorf("%s: text %q", name, m.Text)
+		}
+	}
+	// Structures that are not an encrypted message are refused as such.
+	for name, raw := range map[string][]byte{
+		"two payloads": wrap(`multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"`,
+			"--b\r\n"+version+"\r\n--b\r\n"+payloadPart+"\r\n--b\r\n"+payloadPart+"\r\n--b--\r\n"),
+		"S/MIME protocol": wrap(`multipart/encrypted; protocol="application/pkcs7-mime"; boundary="b"`,
+			"--b\r\n"+payloadPart+"\r\n--b--\r\n"),
+		"mixed with an attachment, no control part": wrap(`multipart/mixed; boundary="b"`,
+			"--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n--b\r\n"+payloadPart+"\r\n--b--\r\n"),
+		"mixed with an image": wrap(`multipart/mixed; boundary="b"`,
+			"--b\r\n"+version+"\r\n--b\r\n"+payloadPart+"\r\n--b\r\nContent-Type: image/png\r\n\r\nx\r\n--b--\r\n"),
+	} {
+		if m, err := Open(context.Background(), raw, OpenOptions{Self: bob, Trusted: trust(alice.Public())}); m != nil || err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+func TestSealRejects(t *testing.T) {
+	var tk testKeys
+	alice, bob := tk.id(t, "alice@home.example"), tk.id(t, "bob@home.example")
+	to := []*keystore.PublicKey{bob.Public()}
+	for name, d := range map[string]*Draft{
+		"no sender":                   {To: to, Text: "x"},
+		"no recipient key":            {From: alice, ToAddrs: []string{"bob@home.example"}, Text: "x"},
+		"line break in a header":      {From: alice, To: to, Headers: []Field{{"X-A", "a\r\nBcc: eve@evil.example"}}},
+		"line break in the subject":   {From: alice, To: to, Subject: "a\nb"},
+		"header name with a colon":    {From: alice, To: to, Headers: []Field{{"X:A", "a"}}},
+		"header Seal writes itself":   {From: alice, To: to, Headers: []Field{{"autocrypt", "a"}}},
+		"message id without @":        {From: alice, To: to, MessageID: "abc"},
+		"message id with brackets":    {From: alice, To: to, MessageID: "<a@b>"},
+		"bad In-Reply-To":             {From: alice, To: to, InReplyTo: "a b@c"},
+		"bad further address":         {From: alice, To: to, ToAddrs: []string{"Bob <bob@home.example>"}},
+		"part type with parameters":   {From: alice, To: to, Parts: []Part{{ContentType: "text/plain; charset=x"}}},
+		"part type not a media type":  {From: alice, To: to, Parts: []Part{{ContentType: "json"}}},
+		"part parameter with newline": {From: alice, To: to, Parts: []Part{{ContentType: "text/plain", Params: map[string]string{"name": "a\r\nb"}}}},
+	} {
+		if s, err := Seal(context.Background(), d); err == nil || s != nil {
+			t.Errorf("%s: sealed", name)
+		}
+	}
+	if _, err := SealSymmetric(context.Background(), &Draft{From: alice, To: to, Text: "x"}, []byte("pw"), false); err == nil {
+		t.Error("SealSymmetric with recipient keys")
+	}
+	if _, err := SealSymmetric(context.Background(), &Draft{From: alice, ToAddrs: []string{"bob@home.example"}, Text: "x"}, nil, false); err == nil {
+		t.Error("SealSymmetric without passphrase")
+	}
+}
+
+func TestIsReport(t *testing.T) {
+	report := "From: <bob@home.example>\r\nContent-Type: multipart/report; report-type=disposition-notification; boundary=x\r\n\r\n--x--\r\n"
+	if !IsReport([]byte(report)) {
+		t.Error("multipart/report not recognised")
+	}
+	for _, raw := range []string{"Content-Type: multipart/encrypted; boundary=x\r\n\r\n", "garbage", ""} {
+		if IsReport([]byte(raw)) {
+			t.Errorf("%q taken for a report", raw)
+		}
+	}
+}
