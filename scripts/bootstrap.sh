@@ -28,6 +28,17 @@ command -v unzip >/dev/null 2>&1 || need_pkgs+=(unzip)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 command -v git >/dev/null 2>&1 || need_pkgs+=(git)
 command -v make >/dev/null 2>&1 || need_pkgs+=(make)
+# The Fyne app (root package) builds with cgo against OpenGL and X11; the
+# GUI smoke test runs it under Xvfb inside a D-Bus session.
+command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)
+command -v pkg-config >/dev/null 2>&1 || need_pkgs+=(pkg-config)
+for p in libgl-dev libx11-dev libxcursor-dev libxrandr-dev libxinerama-dev libxi-dev libxxf86vm-dev libgles-dev; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+command -v Xvfb >/dev/null 2>&1 || need_pkgs+=(xvfb xauth)
+command -v dbus-run-session >/dev/null 2>&1 || need_pkgs+=(dbus-bin)
+command -v xdotool >/dev/null 2>&1 || need_pkgs+=(xdotool)
+command -v convert >/dev/null 2>&1 || need_pkgs+=(imagemagick)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
   sudo_if_needed apt-get update -qq
