@@ -131,10 +131,7 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFraming(bin); err != nil {
-		return nil, err
-	}
-	if err := checkPKESKs(bin); err != nil {
+	if err := checkPackets(bin); err != nil {
 		return nil, err
 	}
 	d, err := safeDecrypt(bin, decryptRing{self: o.Self.Entity()}, nil, limit, now)

@@ -384,33 +384,12 @@ func verify(data []byte, sig *packet.Signature, keys []*keystore.PublicKey, now 
 // it was given, which the callers turn into the right sentinel.
 var errUnknownIssuer = errors.New("no matching key")
 
-// checkPKESKs rejects public-key encrypted session key packets whose
+// canonicalPKESK rejects a public-key encrypted session key packet whose
 // framing go-crypto reads leniently: an MPI bit count that does not match
 // its value (any count from 257 to 264 reads the same 33 octets), an ECDH
-// point format octet that does not fit the point, a v6 key field length
-// that does not match the key version. Changing such a field
-// changes no cryptographic input, so the message would still decrypt and
-// verify; refusing non-canonical forms keeps every byte of the message
-// significant, as a one-byte change anywhere must be refused.
-func checkPKESKs(bin []byte) error {
-	r := packet.NewOpaqueReader(bytes.NewReader(bin))
-	for {
-		op, err := r.Next()
-		if err != nil {
-			return nil // decrypt reports structural errors
-		}
-		switch op.Tag {
-		case tagPKESK:
-			if err := canonicalPKESK(op.Contents); err != nil {
-				return fmt.Errorf("%w: PKESK: %v", ErrMalformed, err)
-			}
-		case tagSKESK:
-		default:
-			return nil
-		}
-	}
-}
-
+// point format octet that does not fit the point, an X25519 point with the
+// ignored top bit set, a v6 key field length that does not match the key
+// version. None of these change a cryptographic input.
 func canonicalPKESK(c []byte) error {
 	if len(c) < 2 {
 		return errors.New("truncated")
@@ -495,11 +474,14 @@ func canonicalMPI(b []byte) ([]byte, error) {
 	return b[2+n:], nil
 }
 
-// checkFraming walks the packet headers of a binary OpenPGP message and
-// requires that the declared lengths cover the input exactly. go-crypto
+// checkPackets walks the packet headers of a binary OpenPGP message. It
+// requires that the declared lengths cover the input exactly: go-crypto
 // reads a final packet that claims more octets than there are as if it
-// ended early, so without this a changed length octet would go unnoticed.
-func checkFraming(b []byte) error {
+// ended early. And it requires canonical PKESK packets (canonicalPKESK).
+// Both close gaps where a changed octet would go unnoticed, because no
+// cryptographic check covers it; a one-byte change anywhere in a message
+// must make it fail.
+func checkPackets(b []byte) error {
 	for len(b) > 0 {
 		ctb := b[0]
 		if ctb&0x80 == 0 {
@@ -521,10 +503,13 @@ func checkFraming(b []byte) error {
 			if b = b[size:]; n > len(b) {
 				return fmt.Errorf("%w: openpgp: packet of %d octets, %d left", ErrMalformed, n, len(b))
 			}
+			if err := checkBody(ctb>>2&0xf, b[:n]); err != nil {
+				return err
+			}
 			b = b[n:]
 			continue
 		}
-		for { // new format, possibly in partial lengths
+		for first := true; ; first = false { // new format, possibly in partial lengths
 			if len(b) == 0 {
 				return fmt.Errorf("%w: openpgp: truncated packet header", ErrMalformed)
 			}
@@ -548,10 +533,30 @@ func checkFraming(b []byte) error {
 			if n > len(b) {
 				return fmt.Errorf("%w: openpgp: packet of %d octets, %d left", ErrMalformed, n, len(b))
 			}
+			tag := ctb & 0x3f
+			switch {
+			case partial && first && tag != tagCompressed && tag != 9 && tag != 11 && tag != tagSEIPD && tag != 20:
+				// RFC 9580 4.2.1.4: only data packets have partial lengths.
+				return fmt.Errorf("%w: openpgp: packet %d with a partial length", ErrMalformed, tag)
+			case first && !partial:
+				if err := checkBody(tag, b[:n]); err != nil {
+					return err
+				}
+			}
 			b = b[n:]
 			if !partial {
 				break
 			}
+		}
+	}
+	return nil
+}
+
+// checkBody checks the contents of one packet given whole.
+func checkBody(tag byte, body []byte) error {
+	if tag == tagPKESK {
+		if err := canonicalPKESK(body); err != nil {
+			return fmt.Errorf("%w: PKESK: %v", ErrMalformed, err)
 		}
 	}
 	return nil

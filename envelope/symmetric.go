@@ -88,7 +88,7 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFraming(bin); err != nil {
+	if err := checkPackets(bin); err != nil {
 		return nil, err
 	}
 	ske, err := symmetricKey(bin)
