@@ -1,0 +1,128 @@
+package app_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/keystore"
+	"github.com/thingpost/thingpost/transport"
+)
+
+// lightKDF keeps identity locking cheap in tests; the real costs are
+// keystore's business and measured there.
+var lightKDF = &keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}
+
+var passphrase = []byte("correct horse battery staple")
+
+func testLogger(t testing.TB) *slog.Logger {
+	if testing.Verbose() && os.Getenv("APP_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+func fastWatch() transport.WatchOptions {
+	return transport.WatchOptions{MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second}
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// openApp opens an app in a fresh directory with the encrypted password
+// fallback (no OS keyring in tests).
+func openApp(t testing.TB, opts app.Options) *app.App {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = app.NoKeyring{}
+	}
+	if opts.KDF == nil {
+		opts.KDF = lightKDF
+	}
+	if opts.Watch.MinBackoff == 0 {
+		opts.Watch = fastWatch()
+	}
+	a, err := app.Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a
+}
+
+// startDemo runs a demo home in a temporary directory.
+func startDemo(t testing.TB, opts demo.Options) *demo.Demo {
+	t.Helper()
+	if opts.Dir == "" {
+		opts.Dir = t.TempDir()
+	}
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	d, err := demo.Start(testCtx(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close(context.Background()) })
+	return d
+}
+
+// person is an app with a profile and an account on a home, started.
+func person(t testing.TB, name string, acct transport.Account, opts app.Options) *app.App {
+	t.Helper()
+	ctx := testCtx(t)
+	a := openApp(t, opts)
+	if _, err := a.CreateProfile(ctx, name, acct.Address, passphrase); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAccount(ctx, acct, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// events collects an app's events for assertions.
+type events struct {
+	t  testing.TB
+	ch <-chan app.Event
+}
+
+func watchEvents(t testing.TB, a *app.App) *events {
+	ch, stop := a.Events()
+	t.Cleanup(stop)
+	return &events{t: t, ch: ch}
+}
+
+// wait returns the first event for which ok holds, within d.
+func (e *events) wait(d time.Duration, what string, ok func(app.Event) bool) app.Event {
+	e.t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case ev := <-e.ch:
+			if ok(ev) {
+				return ev
+			}
+		case <-timer.C:
+			e.t.Fatalf("no %s within %s", what, d)
+		}
+	}
+}

@@ -1,0 +1,288 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/thingpost/thingpost/envelope"
+	"github.com/thingpost/thingpost/securejoin"
+	"github.com/thingpost/thingpost/transport"
+	"github.com/thingpost/thingpost/wire"
+)
+
+// handle is the inbox watcher's handler. Only a message that envelope.Open
+// authenticates as signed by a paired thing's key, or a handshake step a
+// pairing in progress accepts, is used (and then deleted from the
+// mailbox); anything else is left where it is and logged.
+func (a *App) handle(ctx context.Context, m transport.Msg) (transport.Disposition, error) {
+	if m.Raw == nil {
+		a.log.Warn("dropped: message too large to read", "uid", m.UID, "size", m.Size)
+		return transport.Keep(), nil
+	}
+	if envelope.IsReport(m.Raw) {
+		a.log.Debug("dropped: a report (read receipt or bounce)", "uid", m.UID)
+		return transport.Keep(), nil
+	}
+	id, err := a.identity()
+	if err != nil {
+		return transport.Disposition{}, err
+	}
+	msg, err := envelope.Open(ctx, m.Raw, envelope.OpenOptions{Self: id, Trusted: a.trusted, Known: a.known, Now: a.now()})
+	if err == nil {
+		if msg.Header.Get(securejoin.HeaderStep) != "" {
+			// A handshake step from a thing we know: a pairing again
+			// (a new invite) may be waiting for it.
+			a.offerToPairings(ctx, m.Raw)
+			return transport.Delete(), nil
+		}
+		if !slices.Contains(msg.To, id.Addr()) {
+			a.log.Warn("dropped: a thing's message not addressed to us", "uid", m.UID, "from", msg.From, "to", msg.To)
+			return transport.Keep(), nil
+		}
+		return a.fromThing(msg)
+	}
+	if a.offerToPairings(ctx, m.Raw) {
+		return transport.Delete(), nil
+	}
+	a.log.Info("dropped: not verified as from a paired thing", "uid", m.UID, "reason", err)
+	return transport.Keep(), nil
+}
+
+// fromThing records a verified message from a paired thing.
+func (a *App) fromThing(msg *envelope.Message) (transport.Disposition, error) {
+	thingID := msg.Signer.Fingerprint().String()
+	var wm wire.Message
+	if v := msg.Header.Get(wire.HeaderName); v != "" {
+		var err error
+		if wm, err = wire.Decode(v); err != nil {
+			a.log.Warn("a thing's machine form is unreadable; keeping its text only", "thing", thingID, "err", err)
+			wm = wire.Message{}
+		}
+	}
+	now := a.now()
+	var (
+		entry   *Entry
+		cmdID   string
+		changed bool
+	)
+	err := a.st.db.Update(func(tx *bbolt.Tx) error {
+		entry, cmdID, changed = nil, "", false
+		if msg.MessageID != "" {
+			err := a.st.seen.RecordTx(tx, msg.MessageID, now, now.Add(-seenRetention))
+			if errors.Is(err, wire.ErrReplayed) {
+				a.log.Info("dropped: a thing's message seen before", "thing", thingID, "message_id", msg.MessageID)
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+		}
+		th, err := getThing(tx, thingID)
+		if err != nil {
+			return err
+		}
+		th.LastSeen, th.Unanswered = now, 0
+		e := &Entry{Thing: thingID, Kind: EntryMessage, Time: now, Text: msg.Text, Verified: true, MessageID: msg.MessageID}
+		if !msg.Date.IsZero() {
+			e.Time = msg.Date
+		}
+		switch {
+		case wm.Reply != nil:
+			e.Reply = wm.Reply
+			if wm.Reply.Text != "" {
+				e.Text = wm.Reply.Text
+			}
+			applyReplyToThing(&th.Thing, wm.Reply, e.Time)
+			if msg.InReplyTo != "" {
+				ok, err := a.answer(tx, th, msg, wm.Reply, e)
+				if err != nil {
+					return err
+				}
+				if ok {
+					cmdID = e.CommandID
+				}
+			}
+			if e.CommandID == "" {
+				learnRole(&th.Thing, e.Text)
+			}
+		case wm.Event != nil:
+			e.Kind, e.Event = EntryEvent, wm.Event
+			if wm.Event.Text != "" {
+				e.Text = wm.Event.Text
+			}
+			if !wm.Event.Time.IsZero() {
+				e.Time = wm.Event.Time
+			}
+			mergeState(&th.Thing, wm.Event.State, e.Time)
+		}
+		if err := addEntry(tx, e); err != nil {
+			return err
+		}
+		if err := putThing(tx, th); err != nil {
+			return err
+		}
+		a.mu.Lock()
+		if old, ok := a.things[thingID]; ok {
+			th.pub = old.pub
+			a.things[thingID] = th
+		}
+		a.mu.Unlock()
+		entry, changed = e, true
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		// Removed meanwhile.
+		return transport.Keep(), nil
+	}
+	if err != nil {
+		return transport.Disposition{}, err
+	}
+	if !changed {
+		return transport.Delete(), nil
+	}
+	if t, err := a.Thing(thingID); err == nil {
+		a.emit(Event{Kind: EventThing, ThingID: thingID, Thing: &t})
+	}
+	if cmdID != "" {
+		a.finished(cmdID)
+	} else {
+		a.emit(Event{Kind: EventThingEvent, ThingID: thingID, Entry: entry})
+	}
+	return transport.Delete(), nil
+}
+
+// answer matches a reply to its command (In-Reply-To, and the command went
+// to this very thing) and records the outcome. It reports whether the reply
+// answered a command of ours.
+func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wire.Reply, e *Entry) (bool, error) {
+	c, err := getCommand(tx, msg.InReplyTo)
+	if errors.Is(err, ErrNotFound) {
+		a.log.Info("a reply to no command of ours", "thing", th.ID, "in_reply_to", msg.InReplyTo)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if c.Thing != th.ID {
+		a.log.Warn("a thing answered another thing's command; kept as a message", "thing", th.ID, "command_thing", c.Thing)
+		return false, nil
+	}
+	e.Kind, e.CommandID, e.Command = EntryReply, c.ID, &c.Command.Command
+	switch c.Status {
+	case StatusAnswered, StatusRefused:
+		a.log.Info("a second reply to one command", "thing", th.ID, "command", c.ID)
+		return false, nil
+	}
+	c.Late = c.Status == StatusExpired
+	c.Status, c.Reply, c.DoneAt = StatusAnswered, r, a.now()
+	if !r.OK {
+		c.Status = StatusRefused
+	}
+	if c.Late {
+		th.Unanswered = 0
+	}
+	for _, p := range msg.Parts {
+		if p.ContentType == "image/png" && len(p.Body) > 0 {
+			c.Image = p.Body
+			break
+		}
+	}
+	if c.Command.Command.Name == "users" && r.OK {
+		th.Role = wire.RoleOwner
+	}
+	if err := putCommand(tx, c); err != nil {
+		return false, err
+	}
+	if err := updateEntry(tx, th.ID, c.HistorySeq, func(ce *Entry) { ce.Status = c.Status }); err != nil {
+		return false, err
+	}
+	a.mu.Lock()
+	delete(a.sentDeadlines, c.ID)
+	a.mu.Unlock()
+	return true, nil
+}
+
+// finished publishes a command's outcome and wakes its waiters.
+func (a *App) finished(cmdID string) {
+	c, err := a.Command(cmdID)
+	if err != nil {
+		return
+	}
+	a.emit(Event{Kind: EventCommand, ThingID: c.Thing, Command: &c})
+	a.mu.Lock()
+	ws := a.waiters[cmdID]
+	delete(a.waiters, cmdID)
+	a.mu.Unlock()
+	for _, ch := range ws {
+		close(ch)
+	}
+}
+
+func applyReplyToThing(t *Thing, r *wire.Reply, at time.Time) {
+	mergeState(t, r.State, at)
+	if caps := r.Capabilities; caps != nil {
+		t.Capabilities = caps
+		t.Kind = caps.Kind
+		if caps.Name != "" {
+			t.Name = caps.Name
+		}
+	}
+}
+
+func mergeState(t *Thing, s wire.State, at time.Time) {
+	if len(s) == 0 {
+		return
+	}
+	if t.State == nil {
+		t.State = wire.State{}
+	}
+	for k, v := range s {
+		t.State[k] = v
+	}
+	t.StateTime = at
+}
+
+// welcomeRole reads the role from the thing's welcome ("You are my member
+// until 2026-03-01 12:00 UTC."): the welcome carries no machine form of it.
+var welcomeRole = regexp.MustCompile(`You are my (owner|member|guest)(?: until (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC)?\.`)
+
+func learnRole(t *Thing, text string) {
+	m := welcomeRole.FindStringSubmatch(text)
+	if m == nil {
+		return
+	}
+	t.Role, t.RoleExpires = wire.Role(m[1]), time.Time{}
+	if m[2] != "" {
+		if exp, err := time.Parse("2006-01-02 15:04", m[2]); err == nil {
+			t.RoleExpires = exp
+		}
+	}
+}
+
+// senderAddr reads the outer From address of a raw message, cheaply, to
+// pick the pairing it may belong to.
+func senderAddr(raw []byte) string {
+	end := len(raw)
+	if i := strings.Index(string(raw[:min(len(raw), 64<<10)]), "\r\n\r\n"); i >= 0 {
+		end = i
+	}
+	for line := range strings.SplitSeq(string(raw[:end]), "\n") {
+		if len(line) > 5 && strings.EqualFold(line[:5], "from:") {
+			v := strings.TrimSpace(line[5:])
+			if i := strings.LastIndexByte(v, '<'); i >= 0 {
+				v = v[i+1:]
+				if j := strings.IndexByte(v, '>'); j >= 0 {
+					v = v[:j]
+				}
+			}
+			return strings.ToLower(strings.TrimSpace(v))
+		}
+	}
+	return ""
+}

@@ -1,0 +1,245 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/thingpost/thingpost/securejoin"
+	"github.com/thingpost/thingpost/wire"
+)
+
+// pairing is one Securejoin run as joiner.
+type pairing struct {
+	id       string
+	inv      *securejoin.Invite
+	deadline time.Time
+
+	mu       sync.Mutex
+	j        *securejoin.Joiner
+	verified bool
+	done     bool
+	joined   chan struct{} // closed once the thing is stored
+	storeErr error
+}
+
+// Pair pairs with the thing of a scanned or pasted invite code (an
+// i.delta.chat link or OPENPGP4FPR: URI): Securejoin v3 when the code says
+// v=3, legacy otherwise; the thing's key must have the code's fingerprint.
+// Then it asks the thing to describe itself and stores its capabilities.
+// Progress and failure are published as EventPairing. It gives up after
+// Options.PairTimeout (2 minutes) with a reason.
+//
+// A code that is not an invite fails with an error wrapping
+// securejoin.ErrNotInvite, ErrBadInvite or ErrGroupInvite.
+func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
+	inv, err := securejoin.ParseInvite(strings.TrimSpace(code))
+	if err != nil {
+		return Thing{}, fmt.Errorf("pair: %w", err)
+	}
+	id, err := a.identity()
+	if err != nil {
+		return Thing{}, err
+	}
+	if inv.Fingerprint == id.Fingerprint() {
+		return Thing{}, fmt.Errorf("pair: %w: this is your own code", ErrPairing)
+	}
+	r := a.running()
+	if r == nil {
+		return Thing{}, fmt.Errorf("pair: %w", ErrNotRunning)
+	}
+	ctx, cancel := context.WithTimeout(ctx, a.opts.PairTimeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	p := &pairing{id: securejoin.NewToken(), inv: inv, deadline: deadline,
+		j: securejoin.NewJoiner(id, inv, a.now), joined: make(chan struct{})}
+	status := PairingStatus{ID: p.id, ThingAddr: inv.Addr, ThingName: inv.Name, Fingerprint: inv.Fingerprint.String()}
+	fail := func(reason string, cause error) (Thing, error) {
+		s := status
+		s.Step, s.Err = PairFailed, reason
+		a.emit(Event{Kind: EventPairing, Pairing: &s})
+		if cause != nil {
+			return Thing{}, fmt.Errorf("%w: %s: %w", ErrPairing, reason, cause)
+		}
+		return Thing{}, fmt.Errorf("%w: %s", ErrPairing, reason)
+	}
+
+	p.mu.Lock()
+	out, err := p.j.Start(ctx)
+	p.mu.Unlock()
+	if err != nil {
+		return fail("cannot start the handshake", err)
+	}
+	a.mu.Lock()
+	a.pairings[p.id] = p
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.pairings, p.id)
+		a.mu.Unlock()
+	}()
+	if err := a.queueRaw(out.MessageID, out.To, out.Raw, deadline); err != nil {
+		return fail("cannot queue the handshake", err)
+	}
+	a.emitPairing(status, PairRequested)
+
+	select {
+	case <-p.joined:
+	case <-ctx.Done():
+		p.mu.Lock()
+		verified := p.verified
+		p.done = true
+		p.mu.Unlock()
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return fail("cancelled", ctx.Err())
+		}
+		if verified {
+			return fail(fmt.Sprintf("%s sent its key but did not confirm within %s", inv.Addr, a.opts.PairTimeout), nil)
+		}
+		return fail(fmt.Sprintf("no answer from %s within %s: the thing may be offline, or the code was already used or has expired", inv.Addr, a.opts.PairTimeout), nil)
+	case <-r.stopped:
+		return fail("the app was stopped", nil)
+	}
+	if p.storeErr != nil {
+		return fail("cannot store the thing", p.storeErr)
+	}
+	thingID := inv.Fingerprint.String()
+	c, err := a.SendCommand(ctx, thingID, wire.Command{Name: "describe"}, time.Until(deadline))
+	if err == nil {
+		c, err = a.Wait(ctx, c.ID)
+	}
+	if err != nil {
+		t, _ := a.Thing(thingID)
+		_, ferr := fail("paired, but the thing did not describe itself", err)
+		return t, ferr
+	}
+	t, err := a.Thing(thingID)
+	if err != nil {
+		return fail("the thing was removed meanwhile", err)
+	}
+	s := status
+	s.Step, s.ThingName = PairDescribed, t.DisplayName()
+	a.emit(Event{Kind: EventPairing, ThingID: t.ID, Pairing: &s})
+	return t, nil
+}
+
+// PairImage pairs with the code in a picture (PNG or JPEG): see DecodeQR
+// and Pair.
+func (a *App) PairImage(ctx context.Context, image []byte) (Thing, error) {
+	code, err := DecodeQR(image)
+	if err != nil {
+		return Thing{}, fmt.Errorf("pair: %w", err)
+	}
+	return a.Pair(ctx, code)
+}
+
+func (a *App) emitPairing(s PairingStatus, step PairingStep) {
+	s.Step = step
+	a.emit(Event{Kind: EventPairing, Pairing: &s})
+}
+
+// queueRaw puts a handshake message into the outbox.
+func (a *App) queueRaw(id, to string, raw []byte, deadline time.Time) error {
+	err := a.st.db.Update(func(tx *bbolt.Tx) error {
+		return putOut(tx, &outItem{ID: id, To: []string{to}, Raw: raw, Deadline: deadline})
+	})
+	if err != nil {
+		return err
+	}
+	kick(a.outKick)
+	return nil
+}
+
+// offerToPairings hands a message that is not from a paired thing to the
+// pairings waiting for the sender; it reports whether one took it.
+func (a *App) offerToPairings(ctx context.Context, raw []byte) bool {
+	from := senderAddr(raw)
+	a.mu.RLock()
+	var ps []*pairing
+	for _, p := range a.pairings {
+		if p.inv.Addr == from {
+			ps = append(ps, p)
+		}
+	}
+	a.mu.RUnlock()
+	for _, p := range ps {
+		if a.step(ctx, p, raw) {
+			return true
+		}
+	}
+	return false
+}
+
+// step gives one message to a pairing's joiner.
+func (a *App) step(ctx context.Context, p *pairing, raw []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done {
+		return false
+	}
+	out, err := p.j.Handle(ctx, raw)
+	if err != nil {
+		a.log.Debug("not a step of this pairing", "thing", p.inv.Addr, "err", err)
+		return false
+	}
+	status := PairingStatus{ID: p.id, ThingAddr: p.inv.Addr, ThingName: p.inv.Name, Fingerprint: p.inv.Fingerprint.String()}
+	if !p.verified && p.j.Peer() != nil {
+		p.verified = true
+		a.emitPairing(status, PairVerified)
+	}
+	if out != nil {
+		if err := a.queueRaw(out.MessageID, out.To, out.Raw, p.deadline); err != nil {
+			a.log.Error("queue handshake step", "err", err)
+		}
+	}
+	if p.j.Done() {
+		p.done = true
+		p.storeErr = a.storePaired(p)
+		close(p.joined)
+		if p.storeErr == nil {
+			a.emitPairing(status, PairJoined)
+		}
+	}
+	return true
+}
+
+// storePaired records the thing whose key the handshake verified.
+func (a *App) storePaired(p *pairing) error {
+	peer := p.j.Peer()
+	if peer == nil || peer.Fingerprint() != p.inv.Fingerprint || peer.Addr() != p.inv.Addr {
+		return fmt.Errorf("%w: the key is not the code's", securejoin.ErrWrongKey)
+	}
+	id := peer.Fingerprint().String()
+	now := a.now()
+	var rec *thingRecord
+	err := a.st.db.Update(func(tx *bbolt.Tx) error {
+		r, err := getThing(tx, id)
+		if errors.Is(err, ErrNotFound) {
+			r = &thingRecord{Thing: Thing{ID: id, Addr: peer.Addr(), Name: p.inv.Name}}
+		} else if err != nil {
+			return err
+		}
+		r.Key, r.Paired, r.LastSeen, r.Unanswered = peer.Bytes(), now, now, 0
+		if err := putThing(tx, r); err != nil {
+			return err
+		}
+		rec = r
+		return addEntry(tx, &Entry{Thing: id, Kind: EntryPaired, Time: now, Verified: true,
+			Text: fmt.Sprintf("Paired with %s, key %s", peer.Addr(), peer.Fingerprint().Human())})
+	})
+	if err != nil {
+		return err
+	}
+	rec.pub = peer
+	a.mu.Lock()
+	a.things[id] = rec
+	a.mu.Unlock()
+	t := cloneThing(&rec.Thing)
+	a.emit(Event{Kind: EventThing, ThingID: id, Thing: &t})
+	return nil
+}

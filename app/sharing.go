@@ -1,0 +1,142 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/thingpost/thingpost/wire"
+)
+
+// Invite asks the thing (we must be its owner) for a one-time code for
+// another person with role (member or guest), the role lasting roleFor
+// (0: no end; at least a minute). The code expires after the thing's
+// invite time (15 minutes by default).
+func (a *App) Invite(ctx context.Context, thingID string, role wire.Role, roleFor string) (Invite, error) {
+	cmd := wire.Command{Name: "invite"}
+	if role != "" {
+		cmd.Args = append(cmd.Args, string(role))
+	}
+	if roleFor != "" {
+		if role == "" {
+			return Invite{}, errors.New("invite: a duration needs a role")
+		}
+		d, err := wire.ParseExpiry(roleFor)
+		if err != nil {
+			return Invite{}, fmt.Errorf("invite: %w", err)
+		}
+		cmd.Args = append(cmd.Args, wire.FormatExpiry(d))
+	}
+	c, err := a.do(ctx, thingID, cmd)
+	if err != nil {
+		return Invite{}, fmt.Errorf("invite: %w", err)
+	}
+	inv := c.Reply.Invite
+	if inv == nil {
+		return Invite{}, fmt.Errorf("invite: the thing's answer has no invite: %q", c.Reply.Text)
+	}
+	out := Invite{URL: inv.URL, Role: inv.Role, Expires: inv.Expires, QR: c.Image}
+	if inv.For != "" {
+		if out.For, err = wire.ParseExpiry(inv.For); err != nil {
+			return Invite{}, fmt.Errorf("invite: %w", err)
+		}
+	}
+	if out.QR == nil {
+		if out.QR, err = EncodeQR(inv.URL, 512); err != nil {
+			return Invite{}, err
+		}
+	}
+	return out, nil
+}
+
+// Users asks the thing (we must be its owner) who may use it.
+func (a *App) Users(ctx context.Context, thingID string) ([]wire.User, error) {
+	c, err := a.do(ctx, thingID, wire.Command{Name: "users"})
+	if err != nil {
+		return nil, fmt.Errorf("users: %w", err)
+	}
+	return c.Reply.Users, nil
+}
+
+// SetRole changes another person's role on the thing (member or guest; an
+// expiry such as "2h" for how long, "" for no end).
+func (a *App) SetRole(ctx context.Context, thingID, who string, role wire.Role, expiry string) error {
+	cmd := wire.Command{Name: "role", Args: []string{who, string(role)}}
+	if expiry != "" {
+		cmd.Args = append(cmd.Args, expiry)
+	}
+	if _, err := a.parseCanonical(cmd); err != nil {
+		return fmt.Errorf("role: %w", err)
+	}
+	if _, err := a.do(ctx, thingID, cmd); err != nil {
+		return fmt.Errorf("role: %w", err)
+	}
+	return nil
+}
+
+// Revoke takes the thing away from a person (address or fingerprint).
+func (a *App) Revoke(ctx context.Context, thingID, who string) error {
+	cmd := wire.Command{Name: "revoke", Args: []string{who}}
+	if _, err := a.parseCanonical(cmd); err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	if _, err := a.do(ctx, thingID, cmd); err != nil {
+		return fmt.Errorf("revoke: %w", err)
+	}
+	return nil
+}
+
+// parseCanonical checks a command built from arguments by reading its text
+// back, so that an address with a space cannot smuggle another argument.
+func (a *App) parseCanonical(cmd wire.Command) (wire.Command, error) {
+	back, err := wire.ParseCommand(cmd.String())
+	if err != nil {
+		return back, err
+	}
+	if !back.Equal(cmd) {
+		return back, fmt.Errorf("%w: %q", wire.ErrBadCommand, cmd.String())
+	}
+	return back, nil
+}
+
+// do sends a command and waits for the answer.
+func (a *App) do(ctx context.Context, thingID string, cmd wire.Command) (Command, error) {
+	c, err := a.SendCommand(ctx, thingID, cmd, 0)
+	if err != nil {
+		return c, err
+	}
+	return a.Wait(ctx, c.ID)
+}
+
+// Remove unpairs a thing. It first asks the thing to revoke us (as owner
+// this returns the thing to its factory state; a member or guest may not
+// revoke, so it unsubscribes from the thing's events instead), then
+// forgets the thing, its key and its history here. When the thing does not
+// answer, Remove fails and keeps it, unless force is set.
+func (a *App) Remove(ctx context.Context, thingID string, force bool) error {
+	id, err := a.identity()
+	if err != nil {
+		return err
+	}
+	if _, err := a.Thing(thingID); err != nil {
+		return err
+	}
+	_, err = a.do(ctx, thingID, wire.Command{Name: "revoke", Args: []string{id.Fingerprint().String()}})
+	var ce *CommandError
+	if errors.As(err, &ce) && errors.Is(err, ErrRefused) {
+		_, err = a.do(ctx, thingID, wire.Command{Name: "unsubscribe"})
+	}
+	if err != nil && !force {
+		return fmt.Errorf("remove: the thing did not let us go (%w); remove with force to forget it anyway", err)
+	}
+	if err := a.st.db.Update(func(tx *bbolt.Tx) error { return deleteThing(tx, thingID) }); err != nil {
+		return fmt.Errorf("remove: %w", err)
+	}
+	a.mu.Lock()
+	delete(a.things, thingID)
+	a.mu.Unlock()
+	a.emit(Event{Kind: EventThingRemoved, ThingID: thingID})
+	return nil
+}
