@@ -72,9 +72,17 @@ func (a *Agent) wake() {
 // server is unreachable; a message it rejects for good is dropped with a log.
 func (a *Agent) runOutbox(ctx context.Context) {
 	const minDelay, maxDelay = time.Second, 5 * time.Minute
+	// One logged-in connection for all sends: a login costs the server a
+	// password hash, far more than a reply.
+	sender, err := transport.NewSender(a.cfg.Account)
+	if err != nil {
+		a.log.Error("outbox: cannot send", "err", err)
+		return
+	}
+	defer sender.Close()
 	delay := minDelay
 	for {
-		failed := a.flush(ctx)
+		failed := a.flush(ctx, sender)
 		wait := time.Minute
 		if failed {
 			wait = delay + rand.N(delay/2+1)
@@ -95,14 +103,14 @@ func (a *Agent) runOutbox(ctx context.Context) {
 }
 
 // flush sends what is queued; it reports whether a retryable failure stopped it.
-func (a *Agent) flush(ctx context.Context) bool {
+func (a *Agent) flush(ctx context.Context, sender *transport.Sender) bool {
 	items, err := a.store.outbox()
 	if err != nil {
 		a.log.Error("read outbox", "err", err)
 		return true
 	}
 	for _, it := range items {
-		err := transport.Send(ctx, a.cfg.Account, a.self.Addr(), it.To, it.Raw)
+		err := sender.Send(ctx, a.self.Addr(), it.To, it.Raw)
 		if err != nil && transport.Retryable(err) {
 			a.log.Warn("send failed, will retry", "to", it.To, "err", err)
 			return true
