@@ -26,6 +26,10 @@ type pairing struct {
 	done     bool
 	joined   chan struct{} // closed once the thing is stored
 	storeErr error
+	// wrong is closed when the inviter's key is not the code's: the
+	// pairing fails at once instead of waiting for its timeout.
+	wrong    chan struct{}
+	wrongErr error
 }
 
 // Pair pairs with the thing of a scanned or pasted invite code (an
@@ -57,7 +61,7 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 	defer cancel()
 	deadline, _ := ctx.Deadline()
 	p := &pairing{id: securejoin.NewToken(), inv: inv, deadline: deadline,
-		j: securejoin.NewJoiner(id, inv, a.now), joined: make(chan struct{})}
+		j: securejoin.NewJoiner(id, inv, a.now), joined: make(chan struct{}), wrong: make(chan struct{})}
 	status := PairingStatus{ID: p.id, ThingAddr: inv.Addr, ThingName: inv.Name, Fingerprint: inv.Fingerprint.String()}
 	fail := func(reason string, cause error) (Thing, error) {
 		s := status
@@ -102,6 +106,8 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 			return fail(fmt.Sprintf("%s sent its key but did not confirm within %s", inv.Addr, a.opts.PairTimeout), nil)
 		}
 		return fail(fmt.Sprintf("no answer from %s within %s: the thing may be offline, or the code was already used or has expired", inv.Addr, a.opts.PairTimeout), nil)
+	case <-p.wrong:
+		return fail(fmt.Sprintf("the key of %s is not the one in the code: do not trust this code", inv.Addr), p.wrongErr)
 	case <-r.stopped:
 		return fail("the app was stopped", nil)
 	}
@@ -183,6 +189,12 @@ func (a *App) step(ctx context.Context, p *pairing, raw []byte) bool {
 		return false
 	}
 	out, err := p.j.Handle(ctx, raw)
+	if errors.Is(err, securejoin.ErrWrongKey) {
+		a.log.Warn("pairing: the inviter's key is not the code's", "thing", p.inv.Addr, "err", err)
+		p.done, p.wrongErr = true, err
+		close(p.wrong)
+		return true
+	}
 	if err != nil {
 		a.log.Debug("not a step of this pairing", "thing", p.inv.Addr, "err", err)
 		return false
