@@ -21,6 +21,10 @@ import (
 // owner can connect), one JSON request and one JSON answer per connection.
 const controlSocket = "homenode.sock"
 
+// maxSocketPath is the longest Unix socket path Linux accepts (sun_path is
+// 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
 // controlTimeout bounds one control exchange on both sides.
 const controlTimeout = 30 * time.Second
 
@@ -67,6 +71,9 @@ type controlServer struct {
 // socket file left there belongs to a dead node and is removed.
 func listenControl(cfg *Config) (net.Listener, error) {
 	p := controlPath(cfg)
+	if len(p) > maxSocketPath {
+		return nil, fmt.Errorf("control socket %s: path longer than %d bytes (a Unix socket limit): use a shorter data directory", p, maxSocketPath)
+	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: %w", err)
 	}

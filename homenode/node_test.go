@@ -149,6 +149,11 @@ func TestNodeStartFailures(t *testing.T) {
 	st.Close()
 
 	cfg.Listen.PlainIMAP = "127.0.0.1:0"
+	long := *cfg
+	long.Dir = filepath.Join(cfg.Dir, strings.Repeat("d", 120))
+	if _, err := listenControl(&long); err == nil || !strings.Contains(err.Error(), "use a shorter data directory") {
+		t.Errorf("over-long socket path: %v", err)
+	}
 	// A socket file left by a killed node.
 	l, err := net.Listen("unix", controlPath(cfg))
 	if err != nil {
