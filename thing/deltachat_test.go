@@ -63,8 +63,16 @@ func (d *dcPeer) account(a transport.Account) uint32 {
 	if err != nil {
 		d.t.Fatal(err)
 	}
+	mark := d.c.Mark()
 	if err := d.c.StartIO(d.ctx, acc); err != nil {
 		d.t.Fatal(err)
+	}
+	// Delta Chat fetches only mail that arrives after its first SELECT:
+	// nothing may be sent to it before it idles.
+	ctx, cancel := context.WithTimeout(d.ctx, time.Minute)
+	defer cancel()
+	if _, err := d.c.WaitEvent(ctx, mark, func(e dcrpc.Event) bool { return e.ContextID == acc && e.Kind == "ImapInboxIdle" }); err != nil {
+		d.t.Fatalf("%s never reached IMAP IDLE: %v", a.Address, err)
 	}
 	return acc
 }
