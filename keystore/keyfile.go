@@ -93,11 +93,12 @@ type KDFParams struct {
 	Threads   uint8  // lanes
 }
 
-// DefaultKDF returns the argon2id costs Save uses. Measured with
-// BenchmarkUnlock on the development machine (AMD EPYC, 2 cores, Go 1.26):
-// time=10, 48 MiB, 1 thread unlocks in about 0.25 s and allocates about
-// 48 MiB. One thread keeps the time the same on single-core devices and
-// under load; 48 MiB stays below the 64 MiB budget. A slow device (an
+// DefaultKDF returns the argon2id costs Save uses: time=10, 48 MiB,
+// 1 thread. Measured on the development machine (AMD EPYC, 2 cores shared,
+// Go 1.26.8): argon2id alone 0.20-0.26 s; BenchmarkUnlock (a whole Load)
+// 0.32-0.40 s/op and 50.4 MB/op with another job running. One thread keeps
+// the time the same on single-core devices and when the other core is busy;
+// 48 MiB stays below the 64 MiB budget. A slow device (an
 // OpenWrt router) should store its identity with SaveWithKDF and lighter
 // costs, or unprotected.
 func DefaultKDF() KDFParams {
