@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"net/mail"
 	"regexp"
 	"slices"
 	"strings"
@@ -274,14 +275,11 @@ func senderAddr(raw []byte) string {
 	}
 	for line := range strings.SplitSeq(string(raw[:end]), "\n") {
 		if len(line) > 5 && strings.EqualFold(line[:5], "from:") {
-			v := strings.TrimSpace(line[5:])
-			if i := strings.LastIndexByte(v, '<'); i >= 0 {
-				v = v[i+1:]
-				if j := strings.IndexByte(v, '>'); j >= 0 {
-					v = v[:j]
-				}
+			a, err := mail.ParseAddress(strings.TrimSpace(line[5:]))
+			if err != nil {
+				return ""
 			}
-			return strings.ToLower(strings.TrimSpace(v))
+			return strings.ToLower(a.Address)
 		}
 	}
 	return ""

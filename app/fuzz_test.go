@@ -1,0 +1,70 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/png"
+	"strings"
+	"testing"
+	"time"
+
+	goqrcode "github.com/skip2/go-qrcode"
+
+	"github.com/thingpost/thingpost/wire"
+)
+
+// FuzzDecodeQR: any bytes give a code, ErrNoCode or ErrBadImage, never a
+// panic or another error.
+func FuzzDecodeQR(f *testing.F) {
+	code, err := goqrcode.Encode("OPENPGP4FPR:ABCD#a=x%40y.z", goqrcode.Low, 64)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(code)
+	var b bytes.Buffer
+	png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 3)))
+	f.Add(b.Bytes())
+	f.Add([]byte("\xff\xd8\xff\xe0 not really a jpeg"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		text, err := DecodeQR(data)
+		if err != nil && !errors.Is(err, ErrNoCode) && !errors.Is(err, ErrBadImage) {
+			t.Fatalf("unexpected error %v", err)
+		}
+		if err != nil && text != "" {
+			t.Fatalf("text %q with error %v", text, err)
+		}
+	})
+}
+
+// FuzzSenderAddr: the outer From of untrusted mail is read without a
+// panic, and what comes back is lower case and has no angle brackets.
+func FuzzSenderAddr(f *testing.F) {
+	f.Add([]byte("From: <Lamp@Demo.Home.Arpa>\r\nTo: x\r\n\r\nbody"))
+	f.Add([]byte("from: lamp@x\n\nFrom: other@y"))
+	f.Add([]byte("From: \"A <b>\" <c@d>\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		a := senderAddr(raw)
+		if a != strings.ToLower(a) || strings.ContainsAny(a, "<>") {
+			t.Fatalf("senderAddr = %q", a)
+		}
+	})
+}
+
+// FuzzLearnRole: a welcome text sets one of the three roles or nothing.
+func FuzzLearnRole(f *testing.F) {
+	f.Add("Hello! I am Desk lamp. You are my owner. Send \"help\" to see what I can do.")
+	f.Add("Hello! I am X. You are my guest until 2026-03-01 12:00 UTC. Send")
+	f.Fuzz(func(t *testing.T, text string) {
+		var th Thing
+		learnRole(&th, text)
+		switch th.Role {
+		case "", wire.RoleOwner, wire.RoleMember, wire.RoleGuest:
+		default:
+			t.Fatalf("role %q", th.Role)
+		}
+		if !th.RoleExpires.IsZero() && th.RoleExpires.Location() != time.UTC {
+			t.Fatalf("expiry %v not in UTC", th.RoleExpires)
+		}
+	})
+}
