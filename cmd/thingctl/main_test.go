@@ -177,9 +177,50 @@ func TestThingctl(t *testing.T) {
 	if !strings.HasPrefix(r.stdout, "-----BEGIN PGP PRIVATE KEY BLOCK-----") {
 		t.Errorf("export-key wrote %.60q", r.stdout)
 	}
+	watchEvent(t, data, d)
+
 	r = thingctl(t, data, nil, "send", "--help").ok(t, "send --help")
 	if !strings.Contains(r.stdout, "Usage: thingctl send") {
 		t.Errorf("send --help said %q", r.stdout)
+	}
+}
+
+// watchEvent runs "thingctl watch --json" and opens the demo's door: the
+// lock's event is printed as a JSON line.
+func watchEvent(t *testing.T, data string, d *demo.Demo) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "watch", "--json")
+	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	opened, got := false, false
+	for !got && sc.Scan() {
+		var e app.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("watch printed %q: %v", sc.Text(), err)
+		}
+		if e.Kind == app.EventConnection && e.Conn.State == "idle" && !opened {
+			if err := d.OpenDoor(); err != nil {
+				t.Fatal(err)
+			}
+			opened = true
+		}
+		got = e.Kind == app.EventThingEvent && e.Entry.Event != nil && e.Entry.Event.Kind == "door-opened"
+	}
+	if !got {
+		t.Fatalf("watch printed no door-opened event (connected: %v)", opened)
+	}
+	cmd.Process.Signal(os.Interrupt)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("watch exit: %v", err)
 	}
 }
 
