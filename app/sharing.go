@@ -136,7 +136,15 @@ func (a *App) Remove(ctx context.Context, thingID string, force bool) error {
 	}
 	a.mu.Lock()
 	delete(a.things, thingID)
+	// Waiters on the thing's commands find them gone and return.
+	ws := a.waiters
+	a.waiters = map[string][]chan struct{}{}
 	a.mu.Unlock()
+	for _, chs := range ws {
+		for _, ch := range chs {
+			close(ch)
+		}
+	}
 	a.emit(Event{Kind: EventThingRemoved, ThingID: thingID})
 	return nil
 }
