@@ -1,0 +1,177 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/thingpost/thingpost/app"
+)
+
+// Security choices of the account form.
+const (
+	secTLS      = "TLS"
+	secSTARTTLS = "STARTTLS"
+	secPlain    = "None (this computer only)"
+)
+
+// serverFields are one server's host, port and security.
+type serverFields struct {
+	host *widget.Entry
+	port *widget.Entry
+	sec  *widget.Select
+	row  fyne.CanvasObject
+}
+
+func newServerFields(placeholder string, tlsPort, startTLSPort int) *serverFields {
+	f := &serverFields{host: widget.NewEntry(), port: widget.NewEntry()}
+	f.host.SetPlaceHolder(placeholder)
+	f.port.SetText(strconv.Itoa(tlsPort))
+	f.sec = widget.NewSelect([]string{secTLS, secSTARTTLS, secPlain}, func(s string) {
+		switch s {
+		case secTLS:
+			f.port.SetText(strconv.Itoa(tlsPort))
+		case secSTARTTLS:
+			f.port.SetText(strconv.Itoa(startTLSPort))
+		}
+	})
+	f.sec.SetSelected(secTLS)
+	f.row = container.NewBorder(nil, nil, nil, container.NewHBox(fixedWidth(f.port, 70), f.sec), f.host)
+	return f
+}
+
+// hostPort is the server as "host:port".
+func (f *serverFields) hostPort() string {
+	return net.JoinHostPort(strings.TrimSpace(f.host.Text), strings.TrimSpace(f.port.Text))
+}
+
+// showAccountSetup asks for the mail account, checks it by logging in to
+// both servers, and stores it. firstRun adds the way to the demo instead.
+func (u *UI) showAccountSetup(firstRun bool) {
+	p, _, _ := u.core.Profile()
+	addr := widget.NewEntry()
+	addr.SetText(p.Addr)
+	addr.Disable()
+	pass := widget.NewPasswordEntry()
+	imap := newServerFields("imap.example.org", 993, 143)
+	smtp := newServerFields("smtp.example.org", 465, 587)
+	if dom := p.Addr[strings.LastIndexByte(p.Addr, '@')+1:]; dom != "" {
+		imap.host.SetText("imap." + dom)
+		smtp.host.SetText("smtp." + dom)
+	}
+	user := widget.NewEntry()
+	user.SetPlaceHolder("the mail address, if empty")
+	pin := widget.NewEntry()
+	pin.SetPlaceHolder("SHA-256 of a self-signed certificate (home node)")
+	dclogin := widget.NewEntry()
+	dclogin.SetPlaceHolder("DCLOGIN:… (instead of the fields above)")
+	var f *formPage
+	submit := func() {
+		f.working(true)
+		code := strings.TrimSpace(dclogin.Text)
+		acct, _, _ := u.core.AccountSettings() // zero when none: filled below
+		acct.Address, acct.Password = p.Addr, pass.Text
+		acct.User, acct.PinSHA256 = strings.TrimSpace(user.Text), strings.TrimSpace(pin.Text)
+		acct.IMAP.HostPort, acct.SMTP.HostPort = imap.hostPort(), smtp.hostPort()
+		acct.IMAP.User, acct.IMAP.Password, acct.SMTP.User, acct.SMTP.Password = "", "", "", ""
+		acct.IMAP.Security = setSecurity(imap.sec.Selected, acct.IMAP.Security)
+		acct.SMTP.Security = setSecurity(smtp.sec.Selected, acct.SMTP.Security)
+		u.background(func(ctx context.Context) error {
+			ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+			defer cancel()
+			if code != "" {
+				return u.core.SetAccountDCLOGIN(ctx, code, true)
+			}
+			return u.core.SetAccount(ctx, acct, true)
+		}, func(err error) {
+			if err != nil {
+				f.fail(explainAccountError(err))
+				return
+			}
+			u.prefs.setDemoAccount("")
+			u.showHome()
+			u.life.Restart()
+			u.activate()
+			u.showToast("Connected to " + p.Addr + ".")
+		})
+	}
+	f = newFormPage("Connect your mail account",
+		"Thingpost sends your commands and receives the answers as encrypted mail through this account. "+
+			"The password is kept in the system keyring, or encrypted with your key.",
+		[]*widget.FormItem{
+			widget.NewFormItem("Mail address", addr),
+			widget.NewFormItem("Password", pass),
+			widget.NewFormItem("IMAP server", imap.row),
+			widget.NewFormItem("SMTP server", smtp.row),
+			widget.NewFormItem("User name", user),
+			widget.NewFormItem("Certificate", pin),
+			widget.NewFormItem("Or a code", dclogin),
+		}, "Check and connect", submit)
+	col := container.NewVBox(f.box)
+	if firstRun {
+		demo := widget.NewButton("Try the demo home instead", func() {
+			u.startDemo("", nil, true, nil)
+		})
+		demo.Importance = widget.LowImportance
+		col.Add(container.NewCenter(demo))
+	}
+	content := container.NewVScroll(col)
+	pg := &page{title: "Mail account", content: content, focus: pass}
+	if firstRun {
+		u.setRoot(pg)
+	} else {
+		u.push(pg)
+	}
+}
+
+// setSecurity converts a security choice of the form. The type comes from
+// the account record, as package app does not re-export transport's
+// Security yet (asked for); ui does not import transport.
+func setSecurity[S ~string](choice string, _ S) S {
+	switch choice {
+	case secSTARTTLS:
+		return "starttls"
+	case secPlain:
+		return "plain"
+	}
+	return "tls"
+}
+
+// explainAccountError turns a failed check into what to fix. It reads the
+// error's words because package app does not re-export transport's
+// sentinel errors yet (asked for).
+func explainAccountError(err error) string {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "account check: ")
+	msg = strings.TrimPrefix(msg, "account: ")
+	var hint string
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "timed out"):
+		hint = "The server did not answer: check the host name and the port, and that this network lets you reach it."
+	case strings.Contains(msg, "host name not found"):
+		hint = "The server's name was not found: check the spelling of the IMAP and SMTP servers."
+	case strings.Contains(msg, "connection refused"):
+		hint = "Nothing answers on that port: check the port and the security (TLS is usually 993 and 465, STARTTLS 143 and 587)."
+	case strings.Contains(msg, "pinned fingerprint"):
+		hint = "The server's certificate is not the one pinned: check the certificate fingerprint, or leave it empty for a provider."
+	case strings.Contains(msg, "TLS"):
+		hint = "The secure connection failed: check the security setting and the port, or pin the certificate of a home node."
+	case strings.Contains(msg, "login refused"):
+		hint = "The server refused the user name or the password."
+	case strings.Contains(msg, "loopback"):
+		hint = "Unencrypted connections are only allowed to this computer: choose TLS or STARTTLS."
+	case errors.Is(err, app.ErrLocked):
+		hint = "Unlock your key first."
+	}
+	if hint == "" {
+		return upperFirst(msg)
+	}
+	return hint + "\n(" + msg + ")"
+}

@@ -1,0 +1,171 @@
+package ui
+
+import (
+	"context"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/thingpost/thingpost/app"
+)
+
+// demoHome is the demo home running inside the app: its things with their
+// factory codes.
+type demoHome struct {
+	u      *UI
+	things []demoThing
+	tiles  *fyne.Container // the demo screen's tiles, when shown
+}
+
+// demoThing is what the demo screen shows of a simulated thing.
+type demoThing struct {
+	kind, name, addr string
+	qr               []byte // its factory QR code, PNG
+}
+
+// startDemo starts the demo home inside the app (making the profile when
+// there is none) and connects to it; the first time it shows the demo
+// things. done, if not nil, gets the error.
+func (u *UI) startDemo(name string, passphrase []byte, first bool, done func(error)) {
+	u.background(func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		d, err := u.core.StartDemo(ctx, app.DemoOptions{Name: name, Passphrase: passphrase})
+		if err != nil {
+			return err
+		}
+		closeDemo := func() {
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := d.Close(cctx); err != nil {
+				u.log.Warn("demo home", "err", err)
+			}
+		}
+		u.owned.Lock()
+		closed := u.owned.closed
+		if !closed {
+			u.owned.demo = closeDemo
+		}
+		u.owned.Unlock()
+		if closed {
+			closeDemo()
+			return context.Canceled
+		}
+		dh := &demoHome{u: u}
+		for _, t := range d.Things {
+			dh.things = append(dh.things, demoThing{kind: t.Kind, name: t.Name, addr: t.Addr, qr: t.QR})
+		}
+		person := d.Person.Address
+		u.post(func() {
+			u.demo = dh
+			u.prefs.setDemoAccount(person)
+			u.activate()
+			if first || u.home == nil {
+				u.showHome()
+				u.showDemo()
+				return
+			}
+			u.stack[0].actions = u.homeActions() // with the demo button
+			u.home.rebuild()
+			u.refreshHeader()
+		})
+		return nil
+	}, func(err error) {
+		if err != nil {
+			u.notifyError("Demo home", err)
+		}
+		if done != nil {
+			done(err)
+		}
+	})
+}
+
+// showDemo shows the demo things, each with its code and a button that
+// scans that code the way a real thing's label is scanned.
+func (u *UI) showDemo() {
+	if u.demo == nil {
+		return
+	}
+	u.demo.tiles = container.NewGridWrap(fyne.NewSize(250, 330))
+	if isMobile() {
+		u.demo.tiles = container.NewVBox()
+	}
+	first := u.demo.refresh()
+	intro := hint("Your demo home runs inside this app: a mail server on this computer and three simulated things. " +
+		"Pair with each by scanning its code, the same way you would scan the label of a real thing. " +
+		"The first person to pair with a thing becomes its owner.")
+	done := widget.NewButton("Go to my home", u.backToRoot)
+	col := container.NewVBox(intro, u.demo.tiles, container.NewHBox(done))
+	p := &page{title: "Demo home", content: container.NewVScroll(container.NewPadded(col)), onClose: func() {
+		if u.demo != nil {
+			u.demo.tiles = nil
+		}
+	}}
+	if first != nil {
+		p.focus = first
+	} else {
+		p.focus = done
+	}
+	u.push(p)
+}
+
+// refresh redraws the tiles (a thing was paired) and returns the first
+// scan button, if any, for the keyboard focus.
+func (d *demoHome) refresh() *widget.Button {
+	if d.tiles == nil {
+		return nil
+	}
+	var first *widget.Button
+	d.tiles.Objects = nil
+	for _, t := range d.things {
+		tile, scan := d.tile(t)
+		if first == nil {
+			first = scan
+		}
+		d.tiles.Add(tile)
+	}
+	d.tiles.Refresh()
+	return first
+}
+
+// tile is one demo thing; scan is its scan button (nil once paired).
+func (d *demoHome) tile(t demoThing) (tile fyne.CanvasObject, scan *widget.Button) {
+	u := d.u
+	qr := canvas.NewImageFromResource(fyne.NewStaticResource(t.kind+"-code.png", t.qr))
+	qr.FillMode = canvas.ImageFillContain
+	qr.ScaleMode = canvas.ImageScalePixels
+	qr.SetMinSize(fyne.NewSize(170, 170))
+	name := heading(t.name)
+	name.Alignment = fyne.TextAlignCenter
+	addr := hint(t.addr)
+	addr.Alignment = fyne.TextAlignCenter
+	addr.Wrapping = fyne.TextWrapOff
+	var action fyne.CanvasObject
+	if id, paired := d.paired(t.addr); paired {
+		action = widget.NewButtonWithIcon("Paired: open", theme.ConfirmIcon(), func() {
+			u.backToRoot()
+			u.showThing(id)
+		})
+	} else {
+		code := t.qr
+		scan = widget.NewButtonWithIcon("Scan this code", icon("scan"), func() { u.scanImage(code) })
+		scan.Importance = widget.HighImportance
+		action = scan
+	}
+	head := container.NewHBox(sizedIcon(kindIcon(t.kind, theme.ColorNamePrimary), 22), name)
+	return panel(container.NewVBox(container.NewCenter(head), container.NewCenter(qr), addr, container.NewCenter(action))), scan
+}
+
+// paired finds the paired thing with that address.
+func (d *demoHome) paired(addr string) (string, bool) {
+	for id, t := range d.u.things {
+		if t.Addr == addr {
+			return id, true
+		}
+	}
+	return "", false
+}

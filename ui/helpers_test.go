@@ -1,0 +1,187 @@
+package ui
+
+import (
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/thingpost/thingpost/app"
+)
+
+// testLoop stands in for Fyne's event loop: post queues functions and the
+// test goroutine runs them, so that widgets are only ever touched by the
+// test goroutine, as the real driver touches them only on its own.
+type testLoop struct {
+	mu sync.Mutex
+	q  []func()
+}
+
+func (l *testLoop) post(f func()) {
+	l.mu.Lock()
+	l.q = append(l.q, f)
+	l.mu.Unlock()
+}
+
+// drain runs what is queued, including what those functions queue.
+func (l *testLoop) drain() {
+	for {
+		l.mu.Lock()
+		q := l.q
+		l.q = nil
+		l.mu.Unlock()
+		if len(q) == 0 {
+			return
+		}
+		for _, f := range q {
+			f()
+		}
+	}
+}
+
+// harness is a UI in a test window on a real data directory.
+type harness struct {
+	t    *testing.T
+	u    *UI
+	w    fyne.Window
+	loop *testLoop
+	app  fyne.App
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	a := test.NewTempApp(t)
+	w := test.NewTempWindow(t, nil)
+	loop := &testLoop{}
+	logOut := io.Discard
+	if testing.Verbose() {
+		logOut = os.Stderr
+	}
+	opts := Options{
+		Dir:    t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		coreOptions: func(o *app.Options) {
+			o.Secrets = app.NoKeyring{} // no D-Bus session in tests
+			o.CommandTimeout = 30 * time.Second
+		},
+	}
+	u := newUI(a, w, opts, loop.post)
+	w.Resize(fyne.NewSize(980, 700))
+	h := &harness{t: t, u: u, w: w, loop: loop, app: a}
+	t.Cleanup(func() {
+		u.Close()
+		loop.drain()
+	})
+	return h
+}
+
+// waitFor runs the UI loop until cond holds, failing the test after
+// timeout.
+func (h *harness) waitFor(what string, timeout time.Duration, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		h.loop.drain()
+		if cond() {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out after %s waiting for %s; screen %q shows: %s", timeout, what, h.title(), h.texts())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// title is the title of the page shown.
+func (h *harness) title() string {
+	if p := h.u.top(); p != nil {
+		return p.title
+	}
+	return ""
+}
+
+// visit calls f for every visible object of the page shown, widgets'
+// renderer objects included.
+func visit(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
+	if o == nil || !o.Visible() {
+		return
+	}
+	f(o)
+	switch x := o.(type) {
+	case *fyne.Container:
+		for _, c := range x.Objects {
+			visit(c, f)
+		}
+	case fyne.Widget:
+		for _, c := range test.WidgetRenderer(x).Objects() {
+			visit(c, f)
+		}
+	}
+}
+
+func (h *harness) content() fyne.CanvasObject {
+	if p := h.u.top(); p != nil {
+		return p.content
+	}
+	return nil
+}
+
+// buttons finds the visible buttons of the page whose text starts with
+// prefix.
+func (h *harness) buttons(prefix string) []*widget.Button {
+	var out []*widget.Button
+	visit(h.content(), func(o fyne.CanvasObject) {
+		if b, ok := o.(*widget.Button); ok && strings.HasPrefix(b.Text, prefix) {
+			out = append(out, b)
+		}
+	})
+	return out
+}
+
+func (h *harness) button(prefix string) *widget.Button {
+	h.t.Helper()
+	bs := h.buttons(prefix)
+	if len(bs) == 0 {
+		h.t.Fatalf("no button %q on %q: %s", prefix, h.title(), h.texts())
+	}
+	return bs[0]
+}
+
+// entries are the page's visible entries, in order.
+func (h *harness) entries() []*widget.Entry {
+	var out []*widget.Entry
+	visit(h.content(), func(o fyne.CanvasObject) {
+		if e, ok := o.(*widget.Entry); ok {
+			out = append(out, e)
+		}
+	})
+	return out
+}
+
+// texts is all visible label text of the page, for messages and checks.
+func (h *harness) texts() string {
+	var b strings.Builder
+	visit(h.content(), func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok && l.Text != "" {
+			b.WriteString(l.Text)
+			b.WriteString(" | ")
+		}
+	})
+	return b.String()
+}
+
+func (h *harness) tap(b *widget.Button) {
+	h.t.Helper()
+	if b.Disabled() {
+		h.t.Fatalf("button %q is disabled", b.Text)
+	}
+	test.Tap(b)
+	h.loop.drain()
+}

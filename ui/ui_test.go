@@ -1,0 +1,240 @@
+package ui
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/storage"
+	"fyne.io/fyne/v2/test"
+
+	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/assets"
+)
+
+// TestDemoHome drives the interface as a person would, against a real
+// demo home started by the app (a home node on loopback and three
+// simulated things, real Securejoin, signed and encrypted mail): first run
+// -> demo -> pair the light by scanning its QR image -> switch it on ->
+// its card shows on -> its history shows the verified reply; a picture
+// without a code and text that is not an invite give clear messages; the
+// thermostat's slider sends the target and its card shows the new target
+// once the thermostat answered. The steps build on each other.
+func TestDemoHome(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a demo home (mail server and three things); skipped with -short")
+	}
+	h := newHarness(t)
+	u := h.u
+
+	t.Run("first run offers the demo", func(t *testing.T) {
+		h.t = t
+		h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Try the demo home")) == 1 })
+		h.tap(h.button("Try the demo home"))
+		es := h.entries()
+		if len(es) != 3 {
+			t.Fatalf("demo form has %d entries, want name, passphrase, repeat", len(es))
+		}
+		test.Type(es[0], "Ada")
+		test.Type(es[1], "short")
+		test.Type(es[2], "short")
+		h.tap(h.button("Start the demo"))
+		if !strings.Contains(h.texts(), "at least 8 characters") {
+			t.Fatalf("a short passphrase was not refused: %s", h.texts())
+		}
+		es[1].SetText("correct horse battery")
+		es[2].SetText("correct horse battery")
+		h.tap(h.button("Start the demo"))
+		h.waitFor("the demo things", time.Minute, func() bool { return len(h.buttons("Scan this code")) == 3 })
+		if h.title() != "Demo home" {
+			t.Fatalf("title %q", h.title())
+		}
+		p, _, _ := u.core.Profile()
+		if p.Name != "Ada" || !strings.HasSuffix(p.Addr, "@demo.home.arpa") {
+			t.Fatalf("profile %+v", p)
+		}
+	})
+
+	var lamp string
+	t.Run("pair the light by scanning its code", func(t *testing.T) {
+		h.t = t
+		h.tap(h.buttons("Scan this code")[0]) // the light's tile comes first
+		if h.title() != "Add a thing" {
+			t.Fatalf("scanning opened %q, not the scan screen", h.title())
+		}
+		h.waitFor("the pairing to finish", time.Minute, func() bool { return u.scan != nil && u.scan.prog.thing != "" })
+		lamp = u.scan.prog.thing
+		th := u.things[lamp]
+		if th.Kind != "light" || th.Capabilities == nil {
+			t.Fatalf("paired thing %+v", th)
+		}
+		got := h.texts()
+		for _, want := range []string{"Paired with Desk lamp", "lamp@demo.home.arpa", fingerprintGroups(lamp), "It told what it can do"} {
+			if !strings.Contains(got, want) {
+				t.Errorf("pairing progress lacks %q: %s", want, got)
+			}
+		}
+		for _, s := range u.scan.prog.steps {
+			if !s.done.Visible() {
+				t.Errorf("step %q not marked done", s.label.Text)
+			}
+		}
+	})
+
+	t.Run("switch it on from its card", func(t *testing.T) {
+		h.t = t
+		h.tap(h.button("Back to my home"))
+		cv := u.home.cards[lamp]
+		if cv == nil {
+			t.Fatalf("no card for the lamp on home: %s", h.texts())
+		}
+		sw, ok := cv.ctrl.(*switchControl)
+		if !ok {
+			t.Fatalf("the lamp's card control is %T, want a switch", cv.ctrl)
+		}
+		if cv.summary.Text != "Off" || sw.sw.On {
+			t.Fatalf("lamp card before: %q, switch on=%v", cv.summary.Text, sw.sw.On)
+		}
+		test.Tap(sw.sw)
+		h.loop.drain()
+		h.waitFor("the lamp's answer", time.Minute, func() bool {
+			on, _ := u.things[lamp].State["power"].AsBool()
+			return on
+		})
+		cv = u.home.cards[lamp]
+		if !strings.HasPrefix(cv.summary.Text, "On") {
+			t.Errorf("card summary %q after the answer, want On", cv.summary.Text)
+		}
+		if !cv.ctrl.(*switchControl).sw.On {
+			t.Error("card switch is off after the answer")
+		}
+		if c, ok := u.lastCommand(lamp); !ok || c.Status != app.StatusAnswered || c.Command.String() != "set power on" {
+			t.Errorf("last command %+v", c)
+		}
+	})
+
+	t.Run("its history shows the verified reply", func(t *testing.T) {
+		h.t = t
+		test.Tap(u.home.cards[lamp].card)
+		h.loop.drain()
+		if u.open == nil || u.open.id != lamp {
+			t.Fatal("tapping the card did not open the lamp")
+		}
+		h.waitFor("the reply in the history", 10*time.Second, func() bool {
+			for _, e := range u.open.history.entries {
+				if e.Kind == app.EntryReply && e.Verified && strings.Contains(e.Text, "is on") {
+					return true
+				}
+			}
+			return false
+		})
+		// The list shows it, with its verified mark.
+		h.w.Canvas().Refresh(u.open.history.list)
+		found := false
+		visit(u.open.history.list, func(o fyne.CanvasObject) {
+			if r, ok := o.(*rowWidget); ok && strings.Contains(r.r.text.Text, "is on") &&
+				r.r.meta.Text == "Verified reply" && r.r.verified.Visible() {
+				found = true
+			}
+		})
+		if !found {
+			t.Errorf("no history row shows the verified reply: %s", h.texts())
+		}
+		// The command line above it: "set power on" answered.
+		if got := u.open.last.Text; !strings.Contains(got, "set power on") || !strings.Contains(got, "answered") {
+			t.Errorf("status line %q", got)
+		}
+	})
+
+	t.Run("a picture without a code", func(t *testing.T) {
+		h.t = t
+		u.backToRoot()
+		path := filepath.Join(t.TempDir(), "not-a-code.png")
+		if err := os.WriteFile(path, assets.AppIconPNG(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		u.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(path)})
+		h.waitFor("the message", 10*time.Second, func() bool { return u.scan != nil && u.scan.msgBox.Visible() })
+		if got := u.scan.msg.Text; !strings.Contains(got, "No QR code found") {
+			t.Errorf("message %q", got)
+		}
+		if u.scan.prog.box.Visible() {
+			t.Error("pairing progress shown for a picture without a code")
+		}
+	})
+
+	t.Run("a code that is not an invite", func(t *testing.T) {
+		h.t = t
+		png, err := app.EncodeQR("https://example.org/not-an-invite", 400)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.scanImage(png)
+		h.waitFor("the message", 10*time.Second, func() bool { return !u.scan.busy && u.scan.msgBox.Visible() })
+		if got := u.scan.msg.Text; !strings.Contains(got, "not an invite") {
+			t.Errorf("message %q", got)
+		}
+		u.scan.paste.SetText("hello")
+		h.tap(h.button("Pair"))
+		h.waitFor("the message", 10*time.Second, func() bool { return !u.scan.busy && u.scan.msgBox.Visible() })
+		if got := u.scan.msg.Text; !strings.Contains(got, "not an invite") {
+			t.Errorf("message for pasted text %q", got)
+		}
+	})
+
+	t.Run("the thermostat slider sends the target", func(t *testing.T) {
+		h.t = t
+		u.backToRoot()
+		u.showDemo()
+		h.tap(h.button("Scan this code")) // the lamp is paired: the thermostat's comes first now
+		h.waitFor("the thermostat pairing", time.Minute, func() bool { return u.scan != nil && u.scan.prog.thing != "" })
+		thermo := u.scan.prog.thing
+		if u.things[thermo].Kind != "thermostat" {
+			t.Fatalf("paired %+v, want the thermostat", u.things[thermo])
+		}
+		h.waitFor("its state", time.Minute, func() bool { _, ok := u.things[thermo].State["target"]; return ok })
+		before, _ := u.things[thermo].State["target"].AsFloat()
+		u.backToRoot()
+		u.showThing(thermo)
+		sl, ok := u.open.controls["target"].(*sliderControl)
+		if !ok {
+			t.Fatalf("target control is %T, want a slider", u.open.controls["target"])
+		}
+		// Move it with the keyboard, as the driver would deliver the keys
+		// to the focused slider: three steps of 0.5 °C up.
+		c := h.w.Canvas()
+		c.Focus(sl.slider)
+		for range 3 {
+			c.Focused().TypedKey(&fyne.KeyEvent{Name: fyne.KeyRight})
+		}
+		h.loop.drain()
+		want := before + 3*sl.slider.Step
+		wantText := number(want, sl.spec)
+		if got := sl.value.Text; got != wantText {
+			t.Errorf("slider shows %q, want %q", got, wantText)
+		}
+		h.waitFor("the thermostat's answer", time.Minute, func() bool {
+			v, _ := u.things[thermo].State["target"].AsFloat()
+			return v == want
+		})
+		cmds := 0
+		for _, c := range u.cmds {
+			if c.Thing == thermo && c.Command.Name == "set" {
+				cmds++
+				if c.Command.String() != "set target "+numberText(want, sl.spec) {
+					t.Errorf("sent %q", c.Command.String())
+				}
+			}
+		}
+		if cmds != 1 {
+			t.Errorf("%d set commands for three key presses, want one", cmds)
+		}
+		u.backToRoot()
+		if got := u.home.cards[thermo].summary.Text; !strings.Contains(got, "target "+wantText) {
+			t.Errorf("thermostat card %q, want target %s", got, wantText)
+		}
+	})
+}

@@ -1,0 +1,271 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/dialog"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/thingpost/thingpost/app"
+)
+
+// minPassphrase is the shortest passphrase accepted for a new identity.
+const minPassphrase = 8
+
+// showWelcome is the first run: try the demo, create an identity or
+// restore one.
+func (u *UI) showWelcome() {
+	logo := sizedIcon(appIcon(), 96)
+	title := widget.NewLabelWithStyle("Welcome to Thingpost", fyne.TextAlignCenter, fyne.TextStyle{Bold: true})
+	title.SizeName = theme.SizeNameHeadingText
+	sub := hint("Your things, controlled by end-to-end encrypted email: every command signed by your key, every answer verified.")
+	sub.Alignment = fyne.TextAlignCenter
+	demo := widget.NewButtonWithIcon("Try the demo home", theme.MediaPlayIcon(), u.showDemoSetup)
+	demo.Importance = widget.HighImportance
+	create := widget.NewButtonWithIcon("Create my identity", theme.AccountIcon(), u.showCreate)
+	restore := widget.NewButtonWithIcon("Restore from a key backup", theme.UploadIcon(), u.showImport)
+	demoHint := hint("The demo runs a small mail server and three simulated things (a light, a thermostat and a lock) inside this app, on this computer only.")
+	demoHint.Alignment = fyne.TextAlignCenter
+	col := container.NewVBox(container.NewCenter(logo), title, fixedWidth(sub, 420),
+		widget.NewSeparator(), demo, fixedWidth(demoHint, 420), create, restore)
+	u.setRoot(&page{title: "Thingpost", content: container.NewCenter(container.NewPadded(col)), focus: demo})
+}
+
+// passphraseFields are a new passphrase and its repetition.
+type passphraseFields struct {
+	pass, again *widget.Entry
+}
+
+func newPassphraseFields() passphraseFields {
+	f := passphraseFields{pass: widget.NewPasswordEntry(), again: widget.NewPasswordEntry()}
+	f.pass.SetPlaceHolder("at least 8 characters")
+	return f
+}
+
+// check returns the passphrase, or what is wrong with it.
+func (f passphraseFields) check() ([]byte, error) {
+	switch {
+	case len([]rune(f.pass.Text)) < minPassphrase:
+		return nil, errors.New("the passphrase needs at least 8 characters")
+	case f.pass.Text != f.again.Text:
+		return nil, errors.New("the two passphrases differ")
+	}
+	return []byte(f.pass.Text), nil
+}
+
+// formPage is a centred form with a title, an explanation, an error line
+// and a button that runs submit.
+type formPage struct {
+	err    *widget.Label
+	button *widget.Button
+	busy   *widget.ProgressBarInfinite
+	box    fyne.CanvasObject
+}
+
+func newFormPage(title, explain string, items []*widget.FormItem, action string, submit func()) *formPage {
+	f := &formPage{err: widget.NewLabel(""), busy: widget.NewProgressBarInfinite()}
+	f.err.Importance = widget.DangerImportance
+	f.err.Wrapping = fyne.TextWrapWord
+	f.err.Hide()
+	f.busy.Hide()
+	form := widget.NewForm(items...)
+	f.button = widget.NewButton(action, submit)
+	f.button.Importance = widget.HighImportance
+	for _, it := range items {
+		if e, ok := it.Widget.(*widget.Entry); ok && !e.MultiLine {
+			e.OnSubmitted = func(string) { submit() }
+		}
+	}
+	col := container.NewVBox(heading(title), hint(explain), form, f.err, f.busy, container.NewHBox(layoutSpacer(), f.button))
+	f.box = container.NewCenter(fixedWidth(panel(col), 480))
+	return f
+}
+
+// working disables the form while submit runs.
+func (f *formPage) working(on bool) {
+	if on {
+		f.err.Hide()
+		f.busy.Show()
+		f.button.Disable()
+	} else {
+		f.busy.Hide()
+		f.button.Enable()
+	}
+}
+
+func (f *formPage) fail(msg string) {
+	f.working(false)
+	f.err.SetText(msg)
+	f.err.Show()
+}
+
+// showDemoSetup asks for a name and passphrase, then starts the demo.
+func (u *UI) showDemoSetup() {
+	name := widget.NewEntry()
+	name.SetPlaceHolder("Your name")
+	pf := newPassphraseFields()
+	var f *formPage
+	f = newFormPage("Try the demo home",
+		"Your key is made on this device and locked with the passphrase; you need the passphrase each time Thingpost starts.",
+		[]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		"Start the demo", func() {
+			pass, err := pf.check()
+			if err != nil {
+				f.fail(upperFirst(err.Error()) + ".")
+				return
+			}
+			n := strings.TrimSpace(name.Text)
+			if n == "" {
+				n = "Me"
+			}
+			f.working(true)
+			u.startDemo(n, pass, true, func(err error) {
+				if err != nil {
+					f.fail("The demo did not start: " + err.Error())
+				}
+			})
+		})
+	u.push(&page{title: "Demo home", content: f.box, focus: name})
+}
+
+// showCreate makes a new identity for the person's own mail address.
+func (u *UI) showCreate() {
+	name := widget.NewEntry()
+	name.SetPlaceHolder("Your name")
+	addr := widget.NewEntry()
+	addr.SetPlaceHolder("you@example.org")
+	pf := newPassphraseFields()
+	var f *formPage
+	f = newFormPage("Create my identity",
+		"Your key is made on this device for your mail address and locked with the passphrase. Things will know you by it.",
+		[]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Mail address", addr),
+			widget.NewFormItem("Passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		"Create", func() {
+			pass, err := pf.check()
+			if err != nil {
+				f.fail(upperFirst(err.Error()) + ".")
+				return
+			}
+			f.working(true)
+			n, a := strings.TrimSpace(name.Text), strings.TrimSpace(addr.Text)
+			u.background(func(ctx context.Context) error {
+				_, err := u.core.CreateProfile(ctx, n, a, pass)
+				return err
+			}, func(err error) {
+				if err != nil {
+					f.fail(upperFirst(strings.TrimPrefix(err.Error(), "create profile: ")))
+					return
+				}
+				u.showAccountSetup(true)
+			})
+		})
+	u.push(&page{title: "New identity", content: f.box, focus: name})
+}
+
+// showImport restores an identity from a key backup (Thingpost's or
+// GnuPG's export).
+func (u *UI) showImport() {
+	var key []byte
+	file := widget.NewLabel("No file chosen")
+	file.Importance = widget.LowImportance
+	choose := widget.NewButtonWithIcon("Choose…", theme.FolderOpenIcon(), nil)
+	keyPass := widget.NewPasswordEntry()
+	keyPass.SetPlaceHolder("the backup's passphrase, if it has one")
+	pf := newPassphraseFields()
+	choose.OnTapped = func() {
+		d := dialog.NewFileOpen(func(r fyne.URIReadCloser, err error) {
+			if err != nil || r == nil {
+				return
+			}
+			name := r.URI().Name()
+			u.background(func(context.Context) error {
+				defer r.Close()
+				b, err := io.ReadAll(io.LimitReader(r, 1<<20))
+				if err == nil {
+					u.post(func() { key = b })
+				}
+				return err
+			}, func(err error) {
+				if err != nil {
+					file.SetText("Cannot read " + name + ": " + err.Error())
+					return
+				}
+				file.SetText(name)
+				file.Importance = widget.MediumImportance
+				file.Refresh()
+			})
+		}, u.win)
+		d.Resize(fyne.NewSize(760, 520))
+		d.Show()
+	}
+	var f *formPage
+	f = newFormPage("Restore from a key backup",
+		"Choose the key you backed up (Settings, Back up my key) or a secret key exported by GnuPG. It is stored here locked with a new passphrase.",
+		[]*widget.FormItem{widget.NewFormItem("Key file", container.NewBorder(nil, nil, nil, choose, file)),
+			widget.NewFormItem("Backup passphrase", keyPass),
+			widget.NewFormItem("New passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		"Restore", func() {
+			if key == nil {
+				f.fail("Choose the key file first.")
+				return
+			}
+			pass, err := pf.check()
+			if err != nil {
+				f.fail(upperFirst(err.Error()) + ".")
+				return
+			}
+			f.working(true)
+			kp := []byte(keyPass.Text)
+			u.background(func(ctx context.Context) error {
+				_, err := u.core.ImportProfile(ctx, key, kp, pass)
+				return err
+			}, func(err error) {
+				if err != nil {
+					f.fail(upperFirst(strings.TrimPrefix(err.Error(), "import key: ")))
+					return
+				}
+				u.showAccountSetup(true)
+			})
+		})
+	u.push(&page{title: "Restore", content: f.box, focus: choose})
+}
+
+// showUnlock asks for the passphrase at start.
+func (u *UI) showUnlock(p app.Profile) {
+	pass := widget.NewPasswordEntry()
+	pass.SetPlaceHolder("Passphrase")
+	var f *formPage
+	f = newFormPage("Welcome back, "+p.Name, "Enter your passphrase to unlock your key ("+p.Addr+").",
+		[]*widget.FormItem{widget.NewFormItem("Passphrase", pass)}, "Unlock", func() {
+			f.working(true)
+			pw := []byte(pass.Text)
+			u.background(func(ctx context.Context) error {
+				return u.core.Unlock(ctx, pw)
+			}, func(err error) {
+				if err != nil {
+					pass.SetText("")
+					if strings.Contains(err.Error(), "wrong passphrase") {
+						f.fail("Wrong passphrase.")
+					} else {
+						f.fail(err.Error())
+					}
+					return
+				}
+				u.connect()
+			})
+		})
+	u.setRoot(&page{title: "Thingpost", content: f.box, focus: pass})
+}
+
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
