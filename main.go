@@ -8,23 +8,35 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 
+	"fyne.io/fyne/v2"
 	fyneapp "fyne.io/fyne/v2/app"
 
 	"github.com/thingpost/thingpost/ui"
 )
 
 func main() {
-	data := flag.String("data", "", "data directory (default: the app's storage, ~/.config/fyne/org.thingpost.app/data on Linux)")
+	data := flag.String("data", "", "data directory (default: the app's storage, on Linux ~/.config/fyne/org.thingpost.app/data)")
+	debug := flag.Bool("debug", false, "log the screens shown and each command's status")
 	flag.Parse()
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	a := fyneapp.NewWithID("org.thingpost.app")
 	dir := *data
 	if dir == "" {
 		dir = filepath.Join(a.Storage().RootURI().Path(), "data")
 	}
 	w := a.NewWindow("Thingpost")
-	u := ui.New(a, w, ui.Options{Dir: dir, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
+	u := ui.New(a, w, ui.Options{Dir: dir, Logger: log})
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sig; fyne.Do(a.Quit) }() // close the data directory cleanly
 	w.ShowAndRun()
 	u.Close()
 }

@@ -160,6 +160,12 @@ func (r *chartRenderer) draw(size fyne.Size) []fyne.CanvasObject {
 	}
 	pad := (hi - lo) * 0.1
 	lo, hi = lo-pad, hi+pad
+	if m := r.c.spec.Min; m != nil {
+		lo = math.Max(lo, *m)
+	}
+	if m := r.c.spec.Max; m != nil {
+		hi = math.Min(hi, *m)
+	}
 	t0, t1 := pts[0].Time, pts[len(pts)-1].Time
 	if !t1.After(t0) {
 		t1 = t0.Add(time.Minute)

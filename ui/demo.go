@@ -90,7 +90,7 @@ func (u *UI) showDemo() {
 	if u.demo == nil {
 		return
 	}
-	u.demo.tiles = container.NewGridWrap(fyne.NewSize(250, 330))
+	u.demo.tiles = container.New(&centredFlow{cell: fyne.NewSize(250, 330)})
 	if isMobile() {
 		u.demo.tiles = container.NewVBox()
 	}
@@ -99,7 +99,7 @@ func (u *UI) showDemo() {
 		"Pair with each by scanning its code, the same way you would scan the label of a real thing. " +
 		"The first person to pair with a thing becomes its owner.")
 	done := widget.NewButton("Go to my home", u.backToRoot)
-	col := container.NewVBox(intro, u.demo.tiles, container.NewHBox(done))
+	col := container.NewVBox(intro, u.demo.tiles, container.NewCenter(done))
 	p := &page{title: "Demo home", content: container.NewVScroll(container.NewPadded(col)), onClose: func() {
 		if u.demo != nil {
 			u.demo.tiles = nil
@@ -168,4 +168,41 @@ func (d *demoHome) paired(addr string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// centredFlow lays out cells of one size in rows, each row centred.
+type centredFlow struct {
+	cell fyne.Size
+	cols int // per row at the last layout (MinSize cannot know the width)
+}
+
+func (f *centredFlow) perRow(width float32) int {
+	pad := theme.Padding()
+	return max(1, int((width+pad)/(f.cell.Width+pad)))
+}
+
+func (f *centredFlow) Layout(objs []fyne.CanvasObject, size fyne.Size) {
+	pad := theme.Padding()
+	n := f.perRow(size.Width)
+	f.cols = n
+	for i, o := range objs {
+		row, col := i/n, i%n
+		inRow := min(n, len(objs)-row*n)
+		rowWidth := float32(inRow)*(f.cell.Width+pad) - pad
+		x := (size.Width-rowWidth)/2 + float32(col)*(f.cell.Width+pad)
+		o.Move(fyne.NewPos(x, float32(row)*(f.cell.Height+pad)))
+		o.Resize(f.cell)
+	}
+}
+
+func (f *centredFlow) MinSize(objs []fyne.CanvasObject) fyne.Size {
+	if len(objs) == 0 {
+		return fyne.Size{}
+	}
+	cols := max(1, f.cols)
+	if f.cols == 0 {
+		cols = len(objs) // before the first layout: one row
+	}
+	rows := (len(objs) + cols - 1) / cols
+	return fyne.NewSize(f.cell.Width, float32(rows)*(f.cell.Height+theme.Padding())-theme.Padding())
 }

@@ -82,6 +82,7 @@ func (u *UI) onEvent(e app.Event) {
 // onCommand follows a command's status: the controls waiting for it, the
 // open history, and a message when one sent from here did not succeed.
 func (u *UI) onCommand(c app.Command) {
+	u.log.Debug("command", "thing", c.Thing, "command", c.Command.String(), "status", c.Status)
 	u.cmds[c.ID] = c
 	s, mine := u.sent[c.ID]
 	if c.Status.Final() {

@@ -40,7 +40,7 @@ type cardView struct {
 }
 
 // A card's size in the desktop grid.
-const cardWidth, cardHeight = 320, 128
+const cardWidth, cardHeight = 466, 120
 
 func (u *UI) showHome() {
 	h := &homeScreen{u: u, body: container.NewStack(), cards: map[string]*cardView{}}
@@ -217,18 +217,26 @@ func (h *homeScreen) fill(cv *cardView, t *app.Thing) {
 	} else {
 		cv.warn.Hide()
 	}
-	col := theme.ColorNamePrimary
-	if on, _ := t.State["power"].AsBool(); on {
-		col = colorOn
-	}
-	if t.Unanswered > 0 {
-		col = theme.ColorNameDisabled
-	}
-	cv.icon.Resource = kindIcon(t.Kind, col)
+	cv.icon.Resource = kindIcon(t.Kind, iconColor(t))
 	cv.icon.Refresh()
 	if cv.ctrl != nil {
 		cv.ctrl.update(t)
 	}
+}
+
+// iconColor is the colour of a thing's icon: lit when a light is on or a
+// heating heats, a warning when a lock is open, grey when it does not
+// answer.
+func iconColor(t *app.Thing) fyne.ThemeColorName {
+	switch {
+	case t.Unanswered > 0:
+		return theme.ColorNameDisabled
+	case t.State["power"] == wire.BoolValue(true), t.State["heating"] == wire.BoolValue(true):
+		return colorOn
+	case t.State["locked"] == wire.BoolValue(false):
+		return theme.ColorNameWarning
+	}
+	return theme.ColorNamePrimary
 }
 
 // tightVBox stacks objects with no padding between them.

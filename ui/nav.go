@@ -76,6 +76,7 @@ func (u *UI) top() *page {
 
 func (u *UI) render() {
 	p := u.top()
+	u.log.Debug("screen", "title", p.title)
 	u.body.Objects = []fyne.CanvasObject{p.content}
 	u.body.Refresh()
 	u.refreshHeader()

@@ -392,6 +392,7 @@ func (p *pairProgress) step(s app.PairingStatus) {
 }
 
 func (p *pairProgress) done(t app.Thing) {
+	p.u.log.Info("paired", "thing", t.DisplayName(), "addr", t.Addr)
 	p.thing = t.ID
 	for _, r := range p.steps {
 		r.set(1)

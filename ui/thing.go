@@ -141,11 +141,7 @@ func (s *thingScreen) update() {
 	} else {
 		s.warn.Hide()
 	}
-	col := theme.ColorNamePrimary
-	if on, _ := t.State["power"].AsBool(); on {
-		col = colorOn
-	}
-	s.icon.Resource = kindIcon(t.Kind, col)
+	s.icon.Resource = kindIcon(t.Kind, iconColor(&t))
 	s.icon.Refresh()
 	if !reflect.DeepEqual(s.caps, t.Capabilities) {
 		s.buildControls(&t)
