@@ -36,7 +36,7 @@ lint:
 
 cross:
 	@set -e; for p in $(CROSS); do \
-	  pkgs=$$(go list $(CORE_PKGS) 2>/dev/null); \
+	  pkgs=$$(go list -f '{{if .GoFiles}}{{.ImportPath}}{{end}}' $(CORE_PKGS) 2>/dev/null); \
 	  echo "build $$p"; GOOS=$${p%/*} GOARCH=$${p#*/} CGO_ENABLED=0 go build $$pkgs; \
 	done
 
