@@ -9,7 +9,6 @@ import (
 	"github.com/thingpost/thingpost/keystore"
 )
 
-
 func newIdentity(t testing.TB, addr string) *keystore.Identity {
 	t.Helper()
 	id, err := keystore.New(addr, "")
