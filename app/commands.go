@@ -141,12 +141,23 @@ func (a *App) Wait(ctx context.Context, id string) (Command, error) {
 			}
 			return c, c.Err()
 		}
+		// While the app is stopped nothing expires the command: give up at
+		// its deadline instead of waiting for ctx.
+		deadline := time.NewTimer(max(c.Deadline.Sub(a.now()), 0) + 100*time.Millisecond)
 		select {
 		case <-ch:
+		case <-deadline.C:
+			if !a.Running() {
+				a.dropWaiter(id, ch)
+				return c, fmt.Errorf("command %s is still %s: %w", id, c.Status, ErrNotRunning)
+			}
 		case <-ctx.Done():
+			deadline.Stop()
 			a.dropWaiter(id, ch)
 			return c, ctx.Err()
 		}
+		deadline.Stop()
+		a.dropWaiter(id, ch)
 	}
 }
 

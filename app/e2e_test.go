@@ -264,3 +264,36 @@ func TestOutboxSurvivesHomeDown(t *testing.T) {
 		t.Fatalf("%d replies to the command, want 1", n)
 	}
 }
+
+// TestStoppedCommandExpiresUnsent: a command queued while the app is
+// stopped does not block Wait past its deadline, and once its time is up it
+// is never sent.
+func TestStoppedCommandExpiresUnsent(t *testing.T) {
+	ctx := testCtx(t)
+	d := startDemo(t, demo.Options{})
+	a := person(t, "Alice", d.Person, app.Options{})
+	th, err := a.PairImage(ctx, d.Thing("light").QR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Stop()
+	c, err := a.Send(ctx, th.ID, "on", 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := a.Wait(ctx, c.ID); !errors.Is(err, app.ErrNotRunning) || time.Since(start) > 2*time.Second {
+		t.Fatalf("wait while stopped: %v after %s", err, time.Since(start))
+	}
+	if err := a.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.Wait(ctx, c.ID)
+	if !errors.Is(err, app.ErrExpired) || got.Attempts != 0 || !strings.Contains(got.Error, "not sent in time") {
+		t.Fatalf("after start: %+v %v", got, err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if on, _ := d.Thing("light").Agent.Device().Status().State["power"].AsBool(); on {
+		t.Fatal("an expired command was sent and executed")
+	}
+}
