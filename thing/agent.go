@@ -327,7 +327,8 @@ func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposit
 	case errors.Is(err, envelope.ErrUnsigned):
 		// Delta Chat's key updates and encrypted read receipts are
 		// unsigned; so is a forgery. Neither is acted on or answered.
-		return a.quarantine(m, "unsigned", err), nil
+		a.log.Info("quarantined", "uid", m.UID, "reason", "unsigned", "err", err)
+		return transport.Move(a.cfg.Quarantine), nil
 	case err != nil:
 		return a.quarantine(m, "cannot be authenticated", err), nil
 	}
