@@ -175,14 +175,19 @@ func (r *chartRenderer) draw(size fyne.Size) []fyne.CanvasObject {
 	x := func(t time.Time) float32 { return left + float32(t.Sub(t0).Seconds()/t1.Sub(t0).Seconds())*w }
 	y := func(v float64) float32 { return float32((hi-v)/(hi-lo)) * h }
 	var objs []fyne.CanvasObject
+	prev := ""
 	for i := 0; i <= 3; i++ {
 		v := lo + (hi-lo)*float64(i)/3
 		g := canvas.NewLine(grid)
 		g.StrokeWidth = 1
 		g.Position1, g.Position2 = fyne.NewPos(left, y(v)), fyne.NewPos(size.Width, y(v))
-		lbl := chartText(number(v, r.c.spec), fg)
-		lbl.Move(fyne.NewPos(0, y(v)-8))
-		objs = append(objs, g, lbl)
+		objs = append(objs, g)
+		if text := number(v, r.c.spec); text != prev { // whole numbers over a narrow range repeat
+			lbl := chartText(text, fg)
+			lbl.Move(fyne.NewPos(0, y(v)-8))
+			objs = append(objs, lbl)
+			prev = text
+		}
 	}
 	for i := 1; i < len(pts); i++ {
 		seg := canvas.NewLine(line)

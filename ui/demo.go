@@ -95,7 +95,7 @@ func (u *UI) showDemo() {
 		u.demo.tiles = container.NewVBox()
 	}
 	first := u.demo.refresh()
-	intro := hint("Your demo home runs inside this app: a mail server on this computer and three simulated things. " +
+	intro := hint("Your demo home runs inside this app: a mail server on this device and three simulated things. " +
 		"Pair with each by scanning its code, the same way you would scan the label of a real thing. " +
 		"The first person to pair with a thing becomes its owner.")
 	done := widget.NewButton("Go to my home", u.backToRoot)

@@ -78,7 +78,7 @@ func (u *UI) homeActions() []fyne.CanvasObject {
 		add.SetText("")
 	}
 	out := []fyne.CanvasObject{add}
-	if u.demo != nil {
+	if u.demo != nil && !isMobile() { // on a phone: from the empty home and Settings
 		demo := widget.NewButton("Demo", u.showDemo)
 		demo.Importance = widget.LowImportance
 		out = append(out, demo)

@@ -81,7 +81,8 @@ func (u *UI) render() {
 	u.body.Refresh()
 	u.refreshHeader()
 	c := u.win.Canvas()
-	if p.focus != nil {
+	if p.focus != nil && !isMobile() {
+		// On a phone focusing would pop the keyboard up unasked.
 		c.Focus(p.focus)
 	} else {
 		c.Unfocus()
@@ -126,6 +127,9 @@ func (u *UI) connChip() fyne.CanvasObject {
 	text, col := connSummary(u.conn)
 	dot := canvas.NewCircle(col)
 	dotBox := container.NewGridWrap(fyne.NewSize(10, 10), dot)
+	if isMobile() {
+		return container.NewCenter(dotBox) // the words are in Settings
+	}
 	b := widget.NewButton(text, func() {
 		msg := connDetail(u.conn)
 		dialog.ShowInformation("Connection", msg, u.win)

@@ -409,7 +409,9 @@ func (p *pairProgress) done(t app.Thing) {
 	p.open.SetText("Open " + t.DisplayName())
 	p.open.Show()
 	p.more.Show()
-	p.u.win.Canvas().Focus(p.open)
+	if !isMobile() {
+		p.u.win.Canvas().Focus(p.open)
+	}
 }
 
 // failed shows why Pair failed, unless a failure event said it already.

@@ -40,7 +40,8 @@ func (u *UI) showSettings() {
 		)
 		items := []fyne.CanvasObject{rows}
 		if u.demo != nil {
-			items = append(items, hint("This is the demo home's account, on this computer only."))
+			items = append(items, hint("This is the demo home's account, on this device only."),
+				container.NewHBox(widget.NewButton("Show the demo things", u.showDemo)))
 		}
 		change := widget.NewButton("Use another account…", func() { u.showAccountSetup(false) })
 		items = append(items, container.NewHBox(change))

@@ -32,7 +32,7 @@ func withAlpha(c color.Color, a uint8) color.Color {
 }
 
 func (t thingpostTheme) Color(n fyne.ThemeColorName, v fyne.ThemeVariant) color.Color {
-	dark := v == theme.VariantDark
+	dark := v != theme.VariantLight // as the base theme reads other values
 	pick := func(light, darkC uint32) color.Color {
 		if dark {
 			return rgb(darkC)

@@ -30,7 +30,7 @@ func (u *UI) showWelcome() {
 	demo.Importance = widget.HighImportance
 	create := widget.NewButtonWithIcon("Create my identity", theme.AccountIcon(), u.showCreate)
 	restore := widget.NewButtonWithIcon("Restore from a key backup", theme.UploadIcon(), u.showImport)
-	demoHint := hint("The demo runs a small mail server and three simulated things (a light, a thermostat and a lock) inside this app, on this computer only.")
+	demoHint := hint("The demo runs a small mail server and three simulated things (a light, a thermostat and a lock) inside this app, on this device only.")
 	demoHint.Alignment = fyne.TextAlignCenter
 	col := container.NewVBox(container.NewCenter(logo), title, fixedWidth(sub, 420),
 		widget.NewSeparator(), demo, fixedWidth(demoHint, 420), create, restore)

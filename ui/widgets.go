@@ -40,8 +40,11 @@ func sizedIcon(res fyne.Resource, size float32) *canvas.Image {
 }
 
 // fixedWidth lets o be at least w wide (a wrapping label in a centred
-// column).
+// column); on a phone at most 320, which fits the narrowest in portrait.
 func fixedWidth(o fyne.CanvasObject, w float32) fyne.CanvasObject {
+	if isMobile() {
+		w = min(w, 320)
+	}
 	spacer := canvas.NewRectangle(color.Transparent)
 	spacer.SetMinSize(fyne.NewSize(w, 0))
 	return container.NewStack(spacer, o)
