@@ -200,33 +200,57 @@ func (a *App) Pending() ([]Command, error) {
 	return out, nil
 }
 
-// transition changes a command in one transaction with its history entry;
-// f returns false to leave it unchanged. extra runs in the same
-// transaction. It publishes the change and wakes the waiters.
+// transition changes a command in one transaction with its history entry
+// (and, when it expires, the thing's count of unanswered commands); f
+// returns false to leave it unchanged. extra runs in the same transaction.
+// It publishes the change and wakes the waiters.
 func (a *App) transition(id string, f func(*commandRecord) bool, extra func(tx *bbolt.Tx, c *commandRecord) error) (changed bool, err error) {
 	var c *commandRecord
+	var th *thingRecord
 	err = a.st.db.Update(func(tx *bbolt.Tx) error {
-		var err error
-		if c, err = getCommand(tx, id); err != nil {
+		c, th = nil, nil
+		cmd, err := getCommand(tx, id)
+		if err != nil {
 			return err
 		}
-		if !f(c) {
-			c = nil
+		if !f(cmd) {
 			return nil
 		}
-		if err := putCommand(tx, c); err != nil {
+		if err := putCommand(tx, cmd); err != nil {
 			return err
 		}
-		if err := updateEntry(tx, c.Thing, c.HistorySeq, func(e *Entry) { e.Status = c.Status }); err != nil {
+		if err := updateEntry(tx, cmd.Thing, cmd.HistorySeq, func(e *Entry) { e.Status = cmd.Status }); err != nil {
 			return err
+		}
+		if cmd.Status == StatusExpired {
+			if r, err := getThing(tx, cmd.Thing); err == nil {
+				r.Unanswered++
+				if err := putThing(tx, r); err != nil {
+					return err
+				}
+				th = r
+			}
 		}
 		if extra != nil {
-			return extra(tx, c)
+			if err := extra(tx, cmd); err != nil {
+				return err
+			}
 		}
+		c = cmd
 		return nil
 	})
 	if err != nil || c == nil {
 		return false, err
+	}
+	if th != nil {
+		a.mu.Lock()
+		if old, ok := a.things[th.ID]; ok {
+			th.pub = old.pub
+			a.things[th.ID] = th
+		}
+		a.mu.Unlock()
+		t := cloneThing(&th.Thing)
+		a.emit(Event{Kind: EventThing, ThingID: t.ID, Thing: &t})
 	}
 	out := c.Command
 	a.emit(Event{Kind: EventCommand, ThingID: c.Thing, Command: &out})
@@ -421,9 +445,6 @@ func (a *App) dropOut(it *outItem, status CommandStatus, reason string) {
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		a.log.Error("outbox", "err", err)
 	}
-	if status == StatusExpired {
-		a.countUnanswered(it.ID)
-	}
 }
 
 // runExpiry ends the sent commands whose deadline passes unanswered.
@@ -443,7 +464,7 @@ func (a *App) runExpiry(ctx context.Context) {
 		}
 		a.mu.Unlock()
 		for _, id := range due {
-			changed, err := a.transition(id, func(c *commandRecord) bool {
+			_, err := a.transition(id, func(c *commandRecord) bool {
 				if c.Status != StatusSent {
 					return false
 				}
@@ -454,24 +475,9 @@ func (a *App) runExpiry(ctx context.Context) {
 			if err != nil && !errors.Is(err, ErrNotFound) {
 				a.log.Error("expire command", "id", id, "err", err)
 			}
-			if changed {
-				a.countUnanswered(id)
-			}
 		}
 		if !a.sleep(ctx, a.expKick, next) {
 			return
 		}
-	}
-}
-
-// countUnanswered marks the thing of an expired command as maybe
-// unreachable.
-func (a *App) countUnanswered(cmdID string) {
-	c, err := a.Command(cmdID)
-	if err != nil {
-		return
-	}
-	if _, err := a.updateThing(c.Thing, func(t *Thing) { t.Unanswered++ }); err != nil && !errors.Is(err, ErrNotFound) {
-		a.log.Error("thing", "err", err)
 	}
 }

@@ -49,7 +49,7 @@ func DecodeQR(data []byte) (string, error) {
 	}
 	long := max(img.Bounds().Dx(), img.Bounds().Dy())
 	sizes := []int{min(long, scanSize)}
-	for _, s := range []int{800, 500} {
+	for _, s := range []int{800, 500, 350} {
 		if s < sizes[len(sizes)-1] {
 			sizes = append(sizes, s)
 		}
@@ -63,15 +63,26 @@ func DecodeQR(data []byte) (string, error) {
 }
 
 func decodeGray(g *image.Gray) (string, error) {
-	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+	hard := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
+	// A clean code on a screen or a generated image sometimes fails the
+	// finder-pattern search (about 1 in 100 of go-qrcode's 512 px codes):
+	// PURE_BARCODE reads such an image directly.
+	pure := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true, gozxing.DecodeHintType_PURE_BARCODE: true}
 	src := gozxing.NewLuminanceSourceFromImage(g)
 	var errs []error
-	for _, bin := range []gozxing.Binarizer{gozxing.NewHybridBinarizer(src), gozxing.NewGlobalHistgramBinarizer(src)} {
-		bmp, err := gozxing.NewBinaryBitmap(bin)
+	for _, try := range []struct {
+		bin   gozxing.Binarizer
+		hints map[gozxing.DecodeHintType]any
+	}{
+		{gozxing.NewHybridBinarizer(src), hard},
+		{gozxing.NewGlobalHistgramBinarizer(src), hard},
+		{gozxing.NewHybridBinarizer(src), pure},
+	} {
+		bmp, err := gozxing.NewBinaryBitmap(try.bin)
 		if err != nil {
 			return "", err
 		}
-		res, err := qrcode.NewQRCodeReader().Decode(bmp, hints)
+		res, err := qrcode.NewQRCodeReader().Decode(bmp, try.hints)
 		if err == nil {
 			return res.GetText(), nil
 		}
