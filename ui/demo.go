@@ -25,6 +25,14 @@ type demoHome struct {
 type demoThing struct {
 	kind, name, addr string
 	qr               []byte // its factory QR code, PNG
+	// actions simulate what happens to the thing in the world (someone
+	// opens the door), so that its events can be seen.
+	actions []demoAction
+}
+
+type demoAction struct {
+	label string
+	run   func() error
 }
 
 // startDemo starts the demo home inside the app (making the profile when
@@ -57,7 +65,11 @@ func (u *UI) startDemo(name string, passphrase []byte, first bool, done func(err
 		}
 		dh := &demoHome{u: u}
 		for _, t := range d.Things {
-			dh.things = append(dh.things, demoThing{kind: t.Kind, name: t.Name, addr: t.Addr, qr: t.QR})
+			dt := demoThing{kind: t.Kind, name: t.Name, addr: t.Addr, qr: t.QR}
+			if t.Kind == "lock" {
+				dt.actions = []demoAction{{"Open the door", d.OpenDoor}, {"Close the door", d.CloseDoor}}
+			}
+			dh.things = append(dh.things, dt)
 		}
 		person := d.Person.Address
 		u.post(func() {
@@ -90,7 +102,7 @@ func (u *UI) showDemo() {
 	if u.demo == nil {
 		return
 	}
-	u.demo.tiles = container.New(&centredFlow{cell: fyne.NewSize(250, 330)})
+	u.demo.tiles = container.New(&centredFlow{cell: fyne.NewSize(250, 390)})
 	if isMobile() {
 		u.demo.tiles = container.NewVBox()
 	}
@@ -146,10 +158,24 @@ func (d *demoHome) tile(t demoThing) (tile fyne.CanvasObject, scan *widget.Butto
 	addr.Wrapping = fyne.TextWrapOff
 	var action fyne.CanvasObject
 	if id, paired := d.paired(t.addr); paired {
-		action = widget.NewButtonWithIcon("Paired: open", theme.ConfirmIcon(), func() {
+		open := widget.NewButtonWithIcon("Paired: open", theme.ConfirmIcon(), func() {
 			u.backToRoot()
 			u.showThing(id)
 		})
+		row := []fyne.CanvasObject{open}
+		for _, a := range t.actions {
+			run, lbl := a.run, a.label
+			b := widget.NewButton(lbl, func() {
+				u.background(func(context.Context) error { return run() }, func(err error) {
+					if err != nil {
+						u.showToast(lbl + ": " + err.Error())
+					}
+				})
+			})
+			b.Importance = widget.LowImportance
+			row = append(row, b)
+		}
+		action = container.NewVBox(row...)
 	} else {
 		code := t.qr
 		scan = widget.NewButtonWithIcon("Scan this code", icon("scan"), func() { u.scanImage(code) })

@@ -51,13 +51,20 @@ type harness struct {
 	t    *testing.T
 	u    *UI
 	w    fyne.Window
-	loop *testLoop
-	app  fyne.App
+	loop   *testLoop
+	app    fyne.App
+	closed bool
 }
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
-	a := test.NewTempApp(t)
+	return newHarnessIn(t, test.NewTempApp(t), t.TempDir())
+}
+
+// newHarnessIn starts a UI with the given Fyne app (its preferences) on
+// the given data directory: a second start of the same app.
+func newHarnessIn(t *testing.T, a fyne.App, dir string) *harness {
+	t.Helper()
 	w := test.NewTempWindow(t, nil)
 	loop := &testLoop{}
 	logOut := io.Discard
@@ -65,7 +72,7 @@ func newHarness(t *testing.T) *harness {
 		logOut = os.Stderr
 	}
 	opts := Options{
-		Dir:    t.TempDir(),
+		Dir:    dir,
 		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		coreOptions: func(o *app.Options) {
 			o.Secrets = app.NoKeyring{} // no D-Bus session in tests
@@ -75,11 +82,18 @@ func newHarness(t *testing.T) *harness {
 	u := newUI(a, w, opts, loop.post)
 	w.Resize(fyne.NewSize(980, 700))
 	h := &harness{t: t, u: u, w: w, loop: loop, app: a}
-	t.Cleanup(func() {
-		u.Close()
-		loop.drain()
-	})
+	t.Cleanup(h.close)
 	return h
+}
+
+// close closes the UI as the app does when its window closes.
+func (h *harness) close() {
+	if h.closed {
+		return
+	}
+	h.closed = true
+	h.u.Close()
+	h.loop.drain()
 }
 
 // waitFor runs the UI loop until cond holds, failing the test after
@@ -184,4 +198,48 @@ func (h *harness) tap(b *widget.Button) {
 	}
 	test.Tap(b)
 	h.loop.drain()
+}
+
+// startDemo goes through the first run into the demo home.
+func (h *harness) startDemo(name, passphrase string) {
+	h.t.Helper()
+	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Try the demo home")) == 1 })
+	h.tap(h.button("Try the demo home"))
+	es := h.entries()
+	test.Type(es[0], name)
+	es[1].SetText(passphrase)
+	es[2].SetText(passphrase)
+	h.tap(h.button("Start the demo"))
+	h.waitFor("the demo things", time.Minute, func() bool { return len(h.buttons("Scan this code")) >= 1 && h.title() == "Demo home" })
+}
+
+// pairDemo scans the demo thing's code from the demo screen and waits for
+// the pairing; it returns the thing's ID.
+func (h *harness) pairDemo(name string) string {
+	h.t.Helper()
+	h.u.backToRoot()
+	h.u.showDemo()
+	h.loop.drain()
+	for i, t := range h.u.demo.things {
+		if t.name != name {
+			continue
+		}
+		var scan *widget.Button
+		visit(h.u.demo.tiles.Objects[i], func(o fyne.CanvasObject) {
+			if b, ok := o.(*widget.Button); ok && b.Text == "Scan this code" {
+				scan = b
+			}
+		})
+		if scan == nil {
+			h.t.Fatalf("%s has no scan button: already paired?", name)
+		}
+		h.tap(scan)
+		h.waitFor(name+" paired", time.Minute, func() bool { return h.u.scan != nil && h.u.scan.prog.thing != "" })
+		id := h.u.scan.prog.thing
+		h.u.backToRoot()
+		h.loop.drain()
+		return id
+	}
+	h.t.Fatalf("no demo thing %q", name)
+	return ""
 }

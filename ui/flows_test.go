@@ -1,0 +1,188 @@
+package ui
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/test"
+	"fyne.io/fyne/v2/widget"
+
+	"github.com/thingpost/thingpost/app"
+)
+
+// TestLockEventsAndRefusal: an event from a thing becomes a notification
+// and a verified history line; a command the thing refuses shows as
+// refused, with its reason, on the screen and in the history.
+func TestLockEventsAndRefusal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a demo home; skipped with -short")
+	}
+	h := newHarness(t)
+	u := h.u
+	h.startDemo("Ada", "correct horse battery")
+	lock := h.pairDemo("Front door")
+	card := u.home.cards[lock]
+	lb, ok := card.ctrl.(*lockButton)
+	if !ok {
+		t.Fatalf("lock card control is %T, want the lock button", card.ctrl)
+	}
+	if lb.b.Text != "Unlock" {
+		t.Fatalf("lock button says %q on a locked door", lb.b.Text)
+	}
+	h.tap(lb.b)
+	h.waitFor("unlocked", time.Minute, func() bool { l, _ := u.things[lock].State["locked"].AsBool(); return !l })
+	if lb := u.home.cards[lock].ctrl.(*lockButton); lb.b.Text != "Lock" || lb.b.Disabled() {
+		t.Errorf("after unlocking the button says %q (disabled %v)", lb.b.Text, lb.b.Disabled())
+	}
+
+	// Someone opens the door: the lock tells us.
+	test.AssertNotificationSent(t, fyne.NewNotification("Front door", "The door opened."), func() {
+		u.showDemo()
+		h.tap(h.button("Open the door"))
+		h.waitFor("the door-opened event", time.Minute, func() bool {
+			d, _ := u.things[lock].State["door"].AsString()
+			return d == "open"
+		})
+	})
+	u.backToRoot()
+	if got := u.home.cards[lock].summary.Text; got != "Unlocked · door open" {
+		t.Errorf("lock card %q", got)
+	}
+
+	// Locking an open door is refused by the lock, with its reason.
+	h.tap(u.home.cards[lock].ctrl.(*lockButton).b)
+	h.waitFor("the refusal", time.Minute, func() bool {
+		c, ok := u.lastCommand(lock)
+		return ok && c.Status == app.StatusRefused
+	})
+	c, _ := u.lastCommand(lock)
+	if c.Reply == nil || c.Reply.Reason == "" {
+		t.Fatalf("refusal without a reason: %+v", c)
+	}
+	if !strings.Contains(u.toast.label.Text, "refused") || !strings.Contains(u.toast.label.Text, c.Reply.Reason) {
+		t.Errorf("message %q does not say it was refused and why (%q)", u.toast.label.Text, c.Reply.Reason)
+	}
+	if lb := u.home.cards[lock].ctrl.(*lockButton); lb.b.Text != "Lock" || lb.b.Disabled() {
+		t.Errorf("after the refusal the button says %q (disabled %v), want Lock again", lb.b.Text, lb.b.Disabled())
+	}
+	u.showThing(lock)
+	h.waitFor("the refused command in the history", 10*time.Second, func() bool {
+		for _, e := range u.open.history.entries {
+			if e.Kind == app.EntryCommand && e.Status == app.StatusRefused {
+				return true
+			}
+		}
+		return false
+	})
+	if !strings.Contains(u.open.last.Text, "refused") {
+		t.Errorf("status line %q", u.open.last.Text)
+	}
+	var sawEvent bool
+	for _, e := range u.open.history.entries {
+		if e.Kind == app.EntryEvent && e.Verified && e.Event != nil && e.Event.Kind == "door-opened" {
+			sawEvent = true
+		}
+	}
+	if !sawEvent {
+		t.Error("the door-opened event is not in the history as verified")
+	}
+}
+
+// TestRestartWithDemo: the app closes and starts again on the same data
+// directory: it asks for the passphrase (and says when it is wrong),
+// restarts the demo home, and the lamp paired before still obeys.
+func TestRestartWithDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a demo home twice; skipped with -short")
+	}
+	fa := test.NewTempApp(t)
+	dir := t.TempDir()
+	h := newHarnessIn(t, fa, dir)
+	h.startDemo("Ada", "correct horse battery")
+	lamp := h.pairDemo("Desk lamp")
+	h.close()
+
+	h = newHarnessIn(t, fa, dir)
+	u := h.u
+	h.waitFor("the unlock screen", 10*time.Second, func() bool { return len(h.buttons("Unlock")) == 1 })
+	if !strings.Contains(h.texts(), "Welcome back, Ada") {
+		t.Errorf("unlock screen: %s", h.texts())
+	}
+	pass := h.entries()[0]
+	pass.SetText("wrong horse")
+	h.tap(h.button("Unlock"))
+	h.waitFor("the refusal", 10*time.Second, func() bool { return strings.Contains(h.texts(), "Wrong passphrase.") })
+	if pass.Text != "" {
+		t.Error("the wrong passphrase stays in the field")
+	}
+	pass.SetText("correct horse battery")
+	h.tap(h.button("Unlock"))
+	h.waitFor("home with the lamp, connected", time.Minute, func() bool {
+		return u.home != nil && u.home.cards[lamp] != nil && u.demo != nil && u.started && u.conn.State == "idle"
+	})
+	test.Tap(u.home.cards[lamp].ctrl.(*switchControl).sw)
+	h.waitFor("the lamp's answer after the restart", time.Minute, func() bool {
+		on, _ := u.things[lamp].State["power"].AsBool()
+		return on
+	})
+}
+
+// TestAccountCheck: a mail account that cannot be reached is not stored,
+// and the message says what to fix.
+func TestAccountCheck(t *testing.T) {
+	h := newHarness(t)
+	u := h.u
+	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
+	h.tap(h.button("Create my identity"))
+	es := h.entries()
+	test.Type(es[0], "Ada")
+	test.Type(es[1], "ada@example.org")
+	es[2].SetText("correct horse battery")
+	es[3].SetText("correct horse battery")
+	h.tap(h.button("Create"))
+	h.waitFor("the account form", 20*time.Second, func() bool { return h.title() == "Mail account" })
+
+	// A port on this computer where nothing listens.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	var selects []*widget.Select
+	visit(h.content(), func(o fyne.CanvasObject) {
+		if s, ok := o.(*widget.Select); ok {
+			selects = append(selects, s)
+		}
+	})
+	if len(selects) != 2 {
+		t.Fatalf("%d security choices, want IMAP and SMTP", len(selects))
+	}
+	es = h.entries()
+	// address, password, IMAP host, port, SMTP host, port, user, pin, code
+	if len(es) != 9 {
+		t.Fatalf("%d entries on the account form", len(es))
+	}
+	es[1].SetText("secret")
+	for _, s := range selects {
+		s.SetSelected(secPlain)
+	}
+	es[2].SetText("127.0.0.1")
+	es[3].SetText(fmt.Sprint(port))
+	es[4].SetText("127.0.0.1")
+	es[5].SetText(fmt.Sprint(port))
+	h.tap(h.button("Check and connect"))
+	h.waitFor("the check's answer", 30*time.Second, func() bool { return strings.Contains(h.texts(), "Nothing answers on that port") })
+	if _, _, err := u.core.AccountSettings(); err == nil {
+		t.Error("the failed account was stored")
+	}
+
+	// Plain text to another host is refused before anything is sent.
+	es[2].SetText("mail.example.org")
+	h.tap(h.button("Check and connect"))
+	h.waitFor("the refusal", 30*time.Second, func() bool { return strings.Contains(h.texts(), "only allowed to this computer") })
+}
