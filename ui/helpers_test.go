@@ -48,9 +48,9 @@ func (l *testLoop) drain() {
 
 // harness is a UI in a test window on a real data directory.
 type harness struct {
-	t    *testing.T
-	u    *UI
-	w    fyne.Window
+	t      *testing.T
+	u      *UI
+	w      fyne.Window
 	loop   *testLoop
 	app    fyne.App
 	closed bool
