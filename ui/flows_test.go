@@ -186,3 +186,93 @@ func TestAccountCheck(t *testing.T) {
 	h.tap(h.button("Check and connect"))
 	h.waitFor("the refusal", 30*time.Second, func() bool { return strings.Contains(h.texts(), "only allowed to this computer") })
 }
+
+// overlayButton finds a button in the topmost dialog.
+func (h *harness) overlayButton(prefix string) *widget.Button {
+	h.t.Helper()
+	var found *widget.Button
+	top := h.w.Canvas().Overlays().Top()
+	visit(top, func(o fyne.CanvasObject) {
+		if b, ok := o.(*widget.Button); ok && found == nil && strings.HasPrefix(b.Text, prefix) {
+			found = b
+		}
+	})
+	if found == nil {
+		h.t.Fatalf("no button %q in the dialog", prefix)
+	}
+	return found
+}
+
+// overlayTexts is the text of the labels in the topmost dialog.
+func (h *harness) overlayTexts() string {
+	var b strings.Builder
+	visit(h.w.Canvas().Overlays().Top(), func(o fyne.CanvasObject) {
+		if l, ok := o.(*widget.Label); ok {
+			b.WriteString(l.Text + " | ")
+		}
+	})
+	return b.String()
+}
+
+// TestOwnerTools: as the owner, see who may use the thing, get an invite
+// code for someone, rename the thing, and remove it (which returns a demo
+// thing to its factory state, so its code works again).
+func TestOwnerTools(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a demo home; skipped with -short")
+	}
+	h := newHarness(t)
+	u := h.u
+	h.startDemo("Ada", "correct horse battery")
+	lamp := h.pairDemo("Desk lamp")
+	u.showThing(lamp)
+	h.loop.drain()
+	if u.open.people == nil {
+		t.Fatal("no people section for the owner")
+	}
+
+	h.tap(h.button("Show people"))
+	h.waitFor("the list of people", time.Minute, func() bool { return strings.Contains(h.texts(), "(you)") })
+	if !strings.Contains(h.texts(), "owner") {
+		t.Errorf("people: %s", h.texts())
+	}
+
+	h.tap(h.button("Invite someone"))
+	h.tap(h.overlayButton("Get a code"))
+	h.waitFor("the invite code", time.Minute, func() bool { return strings.Contains(h.overlayTexts(), "https://i.delta.chat/#") })
+	if !strings.Contains(h.overlayTexts(), "They become member") {
+		t.Errorf("invite dialog: %s", h.overlayTexts())
+	}
+	h.tap(h.overlayButton("Done"))
+
+	var rename *widget.Entry
+	for _, e := range h.entries() {
+		if e.Text == "Desk lamp" {
+			rename = e
+		}
+	}
+	if rename == nil {
+		t.Fatal("no rename field holding the name")
+	}
+	rename.SetText("Reading lamp")
+	h.tap(h.button("Rename"))
+	h.waitFor("the new name", 10*time.Second, func() bool { return h.title() == "Reading lamp" })
+	u.backToRoot()
+	if got := u.home.cards[lamp].name.Text; got != "Reading lamp" {
+		t.Errorf("card name %q", got)
+	}
+
+	u.showThing(lamp)
+	h.loop.drain()
+	h.tap(h.button("Remove this thing"))
+	h.tap(h.overlayButton("Yes"))
+	h.waitFor("the lamp gone", time.Minute, func() bool { _, ok := u.things[lamp]; return !ok && u.open == nil })
+	if _, ok := u.home.cards[lamp]; ok {
+		t.Error("the removed lamp still has a card")
+	}
+	// Back in its factory state: its code pairs again.
+	again := h.pairDemo("Desk lamp")
+	if again != lamp {
+		t.Errorf("paired %s, want the same lamp %s", again, lamp)
+	}
+}
