@@ -74,21 +74,24 @@ typed() { xdotool type --delay 25 "$1"; }
 shot() { sleep "${2:-0.6}"; import -window root "$shots/$1.png"; echo "smoke-gui: saved $shots/$1.png" >&2; }
 
 : >"$log"
+launched=$(date +%s%N)
 LANG=en_US.UTF-8 FYNE_THEME=${FYNE_THEME:-dark} "$work/thingpost" -data "$work/data" -debug >"$log" 2>&1 &
 app=$!
 
 step "waiting for the window"
 win=$(xdotool search --sync --name '^Thingpost$' | head -n1)
 xdotool windowfocus --sync "$win"
-wait_log 'screen title=Thingpost' 20
+wait_log 'screen name=welcome' 20
+started=$(date +%s%N)
+echo "smoke-gui: from launch to the welcome screen: $(( (started - launched) / 1000000 )) ms" >&2
 shot welcome 1
 
 step "first run: Try the demo home (focused) with Space"
 keys space
-wait_log 'screen title="Demo home"' 10
+wait_log 'screen name=demo-setup' 10
 typed "Ada"; keys Tab; typed "correct horse battery"; keys Tab; typed "correct horse battery"; keys Return
 step "starting the demo home"
-wait_log 'screen title="Demo home"' 60
+wait_log 'screen name=demo ' 60
 shot demo 1.5
 
 step "scan the desk lamp's code (its Scan button has the focus)"
@@ -96,27 +99,28 @@ keys space
 wait_log 'msg=paired thing="Desk lamp"' 60
 step "open the lamp (focused) and switch it on (Tab to the Power switch, Space)"
 sleep 0.5; keys space
-wait_log 'screen title="Desk lamp"' 10
+wait_log 'screen name=thing title="Desk lamp"' 10
 keys Tab space
 wait_log 'command="set power on" status=answered' 60
+echo "smoke-gui: from launch to the lamp switched on, typing by xdotool included: $(( ($(date +%s%N) - launched) / 1000000 )) ms" >&2
 shot thing 1.5
 
 step "Ctrl+D: the demo things; scan the thermostat's code"
 keys ctrl+d
-wait_log 'screen title="Demo home"' 10
+wait_log 'screen name=demo ' 10
 sleep 0.5; keys space
 wait_log 'msg=paired thing=Thermostat' 60
 shot scan 1.5
 
 step "and the lock's"
 keys ctrl+d
-wait_log 'screen title="Demo home"' 10
+wait_log 'screen name=demo ' 10
 sleep 0.5; keys space
 wait_log 'msg=paired thing="Front door"' 60
 
 step "Alt+Home: home with three things"
 keys alt+Home
-wait_log 'screen title="My home"' 10
+wait_log 'screen name=home' 10
 shot home 2
 
 step "stopping the app with SIGTERM"

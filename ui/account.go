@@ -123,7 +123,7 @@ func (u *UI) showAccountSetup(firstRun bool) {
 		col.Add(container.NewCenter(demo))
 	}
 	content := container.NewVScroll(col)
-	pg := &page{title: "Mail account", content: content, focus: pass}
+	pg := &page{name: "account", title: "Mail account", content: content, focus: pass}
 	if firstRun {
 		u.setRoot(pg)
 	} else {

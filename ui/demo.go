@@ -112,7 +112,7 @@ func (u *UI) showDemo() {
 		"The first person to pair with a thing becomes its owner.")
 	done := widget.NewButton("Go to my home", u.backToRoot)
 	col := container.NewVBox(intro, u.demo.tiles, container.NewCenter(done))
-	p := &page{title: "Demo home", content: container.NewVScroll(container.NewPadded(col)), onClose: func() {
+	p := &page{name: "demo", title: "Demo home", content: container.NewVScroll(container.NewPadded(col)), onClose: func() {
 		if u.demo != nil {
 			u.demo.tiles = nil
 		}

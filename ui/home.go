@@ -46,7 +46,7 @@ func (u *UI) showHome() {
 	h := &homeScreen{u: u, body: container.NewStack(), cards: map[string]*cardView{}}
 	u.home = h
 	h.rebuild()
-	u.setRoot(&page{title: "My home", content: h.body, actions: u.homeActions()})
+	u.setRoot(&page{name: "home", title: "My home", content: h.body, actions: u.homeActions()})
 	u.background(func(ctx context.Context) error {
 		tick := time.NewTicker(30 * time.Second)
 		defer tick.Stop()

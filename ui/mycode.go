@@ -78,5 +78,5 @@ func (u *UI) showMyCode() {
 	col := container.NewVBox(container.NewCenter(img), name, addr,
 		widget.NewLabelWithStyle("Key fingerprint", fyne.TextAlignCenter, fyne.TextStyle{Bold: true}), fpr,
 		fixedWidth(explain, 420), container.NewCenter(container.NewHBox(copyCode, copyKey)))
-	u.push(&page{title: "My code", content: container.NewVScroll(container.NewCenter(fixedWidth(panel(col), 460)))})
+	u.push(&page{name: "mycode", title: "My code", content: container.NewVScroll(container.NewCenter(fixedWidth(panel(col), 460)))})
 }

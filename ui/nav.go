@@ -17,6 +17,9 @@ import (
 
 // page is one screen on the navigation stack.
 type page struct {
+	// name says which screen it is ("home", "thing", "scan", ...), for
+	// the debug log that scripts follow.
+	name    string
 	title   string
 	content fyne.CanvasObject
 	// actions are buttons for the right of the header.
@@ -76,7 +79,7 @@ func (u *UI) top() *page {
 
 func (u *UI) render() {
 	p := u.top()
-	u.log.Debug("screen", "title", p.title)
+	u.log.Debug("screen", "name", p.name, "title", p.title)
 	u.body.Objects = []fyne.CanvasObject{p.content}
 	u.body.Refresh()
 	u.refreshHeader()

@@ -74,7 +74,7 @@ func (u *UI) showScan() *scanScreen {
 	col := container.NewVBox(s.prog.box, s.msgBox, picture, text)
 	s.content = container.NewVScroll(container.NewPadded(col))
 	u.scan = s
-	u.push(&page{title: "Add a thing", content: s.content, focus: s.pick, onClose: func() {
+	u.push(&page{name: "scan", title: "Add a thing", content: s.content, focus: s.pick, onClose: func() {
 		if u.scan == s {
 			u.scan = nil
 		}

@@ -65,7 +65,7 @@ func (u *UI) showSettings() {
 	}
 	version := hint("Thingpost " + u.fa.Metadata().Version)
 	items = append(items, version)
-	u.push(&page{title: "Settings", content: container.NewVScroll(container.NewPadded(
+	u.push(&page{name: "settings", title: "Settings", content: container.NewVScroll(container.NewPadded(
 		container.NewCenter(fixedWidth(container.NewVBox(items...), 620))))})
 }
 

@@ -105,7 +105,7 @@ func (u *UI) showThing(id string) {
 		content = split
 	}
 	u.open = s
-	s.page = &page{title: t.DisplayName(), content: content, onClose: func() {
+	s.page = &page{name: "thing", title: t.DisplayName(), content: content, onClose: func() {
 		if u.open == s {
 			u.open = nil
 		}

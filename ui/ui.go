@@ -108,7 +108,7 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 	}
 	u.installShortcuts()
 	w.SetOnDropped(u.dropped)
-	u.setRoot(&page{title: "Thingpost", content: container.NewCenter(container.NewVBox(
+	u.setRoot(&page{name: "opening", title: "Thingpost", content: container.NewCenter(container.NewVBox(
 		widget.NewLabelWithStyle("Opening…", fyne.TextAlignCenter, fyne.TextStyle{}),
 		widget.NewProgressBarInfinite()))})
 	u.background(func(context.Context) error {
@@ -269,6 +269,6 @@ func (u *UI) showFatal(err error) {
 	lbl := widget.NewLabel(msg)
 	lbl.Wrapping = fyne.TextWrapWord
 	lbl.Alignment = fyne.TextAlignCenter
-	u.setRoot(&page{title: "Thingpost", content: container.NewCenter(container.NewVBox(
+	u.setRoot(&page{name: "error", title: "Thingpost", content: container.NewCenter(container.NewVBox(
 		widget.NewIcon(theme.ErrorIcon()), fixedWidth(lbl, 420)))})
 }

@@ -34,7 +34,7 @@ func (u *UI) showWelcome() {
 	demoHint.Alignment = fyne.TextAlignCenter
 	col := container.NewVBox(container.NewCenter(logo), title, fixedWidth(sub, 420),
 		widget.NewSeparator(), demo, fixedWidth(demoHint, 420), create, restore)
-	u.setRoot(&page{title: "Thingpost", content: container.NewCenter(container.NewPadded(col)), focus: demo})
+	u.setRoot(&page{name: "welcome", title: "Thingpost", content: container.NewCenter(container.NewPadded(col)), focus: demo})
 }
 
 // passphraseFields are a new passphrase and its repetition.
@@ -131,7 +131,7 @@ func (u *UI) showDemoSetup() {
 				}
 			})
 		})
-	u.push(&page{title: "Demo home", content: f.box, focus: name})
+	u.push(&page{name: "demo-setup", title: "Demo home", content: f.box, focus: name})
 }
 
 // showCreate makes a new identity for the person's own mail address.
@@ -165,7 +165,7 @@ func (u *UI) showCreate() {
 				u.showAccountSetup(true)
 			})
 		})
-	u.push(&page{title: "New identity", content: f.box, focus: name})
+	u.push(&page{name: "create", title: "New identity", content: f.box, focus: name})
 }
 
 // showImport restores an identity from a key backup (Thingpost's or
@@ -233,7 +233,7 @@ func (u *UI) showImport() {
 				u.showAccountSetup(true)
 			})
 		})
-	u.push(&page{title: "Restore", content: f.box, focus: choose})
+	u.push(&page{name: "restore", title: "Restore", content: f.box, focus: choose})
 }
 
 // showUnlock asks for the passphrase at start.
@@ -260,7 +260,7 @@ func (u *UI) showUnlock(p app.Profile) {
 				u.connect()
 			})
 		})
-	u.setRoot(&page{title: "Thingpost", content: f.box, focus: pass})
+	u.setRoot(&page{name: "unlock", title: "Thingpost", content: f.box, focus: pass})
 }
 
 func upperFirst(s string) string {
