@@ -39,6 +39,15 @@ command -v Xvfb >/dev/null 2>&1 || need_pkgs+=(xvfb xauth)
 command -v dbus-run-session >/dev/null 2>&1 || need_pkgs+=(dbus-bin)
 command -v xdotool >/dev/null 2>&1 || need_pkgs+=(xdotool)
 command -v convert >/dev/null 2>&1 || need_pkgs+=(imagemagick)
+# Postfix + Dovecot: the standard mail server that internal/mailserver runs
+# privately on loopback for the tests (never as a system service). Postfix's
+# debconf answer "No configuration" leaves the system instance unconfigured.
+for p in postfix dovecot-imapd dovecot-lmtpd; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_pkgs+=("$p")
+done
+if [[ " ${need_pkgs[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | sudo_if_needed debconf-set-selections
+fi
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   say "installing Debian packages: ${need_pkgs[*]}"
   sudo_if_needed apt-get update -qq

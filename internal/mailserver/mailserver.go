@@ -1,0 +1,561 @@
+package mailserver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/thingpost/thingpost/transport"
+)
+
+// ErrUnavailable is wrapped by Available (and Start) when this machine
+// cannot run an instance: not root, or the packages are not installed.
+var ErrUnavailable = errors.New("postfix and dovecot unavailable")
+
+// errAddrInUse marks a start that lost a port to another process between
+// choosing it and binding it; Start then tries again with other ports.
+var errAddrInUse = errors.New("address already in use")
+
+// startAttempts bounds those retries.
+const startAttempts = 3
+
+// stopGrace is how long Close waits for a clean exit before SIGKILL.
+const stopGrace = 10 * time.Second
+
+// Server is a running private Postfix + Dovecot instance. Its addresses
+// are "127.0.0.1:port".
+type Server struct {
+	Domain string
+	// IMAP offers STARTTLS and also allows plain login (loopback only);
+	// IMAPS is implicit TLS.
+	IMAP, IMAPS string
+	// MX accepts mail for Domain from anyone, without login, as an
+	// internet-facing server does.
+	MX string
+	// Submission requires login and offers STARTTLS; Submissions is
+	// submission over implicit TLS.
+	Submission, Submissions string
+	// CertSHA256 is the SHA-256 of the self-signed certificate both servers
+	// present, in the form transport.Account.PinSHA256 takes.
+	CertSHA256 string
+
+	l        *layout
+	dovecot  *proc
+	postfix  *proc
+	mu       sync.Mutex
+	users    []string // lines of the passwd-file
+	closeErr error
+	closed   bool
+}
+
+// User is a mail account on the instance.
+type User struct {
+	Address  string
+	Password string
+}
+
+// binaries are the programs an instance runs.
+type binaries struct {
+	postfix, master, dovecot string
+}
+
+// Available says whether an instance can run here; the error (wrapping
+// ErrUnavailable) says what is missing.
+func Available() error {
+	_, err := findBinaries()
+	return err
+}
+
+func findBinaries() (binaries, error) {
+	if os.Geteuid() != 0 {
+		return binaries{}, fmt.Errorf("%w: Postfix's master must run as root", ErrUnavailable)
+	}
+	var b binaries
+	var missing []string
+	look := func(name string) string {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+		for _, dir := range []string{"/usr/sbin", "/usr/local/sbin"} {
+			if p := filepath.Join(dir, name); isExecutable(p) {
+				return p
+			}
+		}
+		missing = append(missing, name)
+		return ""
+	}
+	b.postfix, b.dovecot = look("postfix"), look("dovecot")
+	if b.postfix != "" {
+		out, err := exec.Command(filepath.Join(filepath.Dir(b.postfix), "postconf"), "-dh", "daemon_directory").Output()
+		if d := strings.TrimSpace(string(out)); err == nil && isExecutable(filepath.Join(d, "master")) {
+			b.master = filepath.Join(d, "master")
+		} else {
+			missing = append(missing, "postfix master")
+		}
+	}
+	if b.dovecot != "" {
+		// dovecot-core alone has neither IMAP nor LMTP.
+		// /dev/null: the compiled-in default, whatever the system config says.
+		out, err := exec.Command(b.dovecot, "-c", os.DevNull, "config", "-h", "libexec_dir").Output()
+		d := strings.TrimSpace(string(out))
+		for _, p := range []string{"imap", "lmtp"} {
+			if err != nil || !isExecutable(filepath.Join(d, p)) {
+				missing = append(missing, "dovecot "+p)
+			}
+		}
+	}
+	for _, u := range []string{"postfix", "dovecot", "dovenull", "mail"} {
+		if _, err := user.Lookup(u); err != nil {
+			missing = append(missing, "user "+u)
+		}
+	}
+	if len(missing) > 0 {
+		return binaries{}, fmt.Errorf("%w: missing %s (Debian packages postfix, dovecot-imapd, dovecot-lmtpd; scripts/bootstrap.sh installs them)",
+			ErrUnavailable, strings.Join(missing, ", "))
+	}
+	return b, nil
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// Start runs a new instance for domain in a fresh temporary directory and
+// returns once both servers answer on all their ports. Close stops it and
+// removes the directory. The first error says what failed and includes the
+// servers' logs.
+func Start(ctx context.Context, domain string) (*Server, error) {
+	bin, err := findBinaries()
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		s, err := start(ctx, bin, domain)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, errAddrInUse) || attempt == startAttempts {
+			return nil, err
+		}
+	}
+}
+
+func start(ctx context.Context, bin binaries, domain string) (_ *Server, err error) {
+	root, err := os.MkdirTemp("", "mailserver-")
+	if err != nil {
+		return nil, fmt.Errorf("mail server: %w", err)
+	}
+	s := &Server{Domain: domain, l: newLayout(root, domain)}
+	defer func() {
+		if err != nil {
+			logs := s.Logs()
+			s.Close()
+			if strings.Contains(logs, "ddress already in use") {
+				err = fmt.Errorf("%w (%w)", err, errAddrInUse)
+			}
+			err = fmt.Errorf("mail server: %w\n%s", err, logs)
+		}
+	}()
+	if err := s.prepare(); err != nil {
+		return nil, err
+	}
+	l := s.l
+	if s.dovecot, err = startProc(bin.dovecot, "-F", "-c", l.DovecotConf); err != nil {
+		return nil, err
+	}
+	// This creates the queue's directories with the owners Postfix wants
+	// (what "postfix check" does first, without its slow survey of the
+	// system's Postfix files).
+	if out, err := exec.CommandContext(ctx, bin.postfix, "-c", l.PostfixConf, "post-install", "create-missing").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("postfix post-install: %w: %s", err, out)
+	}
+	// Without -d the master makes itself a session leader, so its group
+	// can be signalled as a whole.
+	if s.postfix, err = startProc(bin.master, "-c", l.PostfixConf); err != nil {
+		return nil, err
+	}
+	if err := s.waitReady(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepare makes the directories, the certificate, an empty user list and
+// the configuration files, and chooses the ports.
+func (s *Server) prepare() error {
+	l := s.l
+	// Postfix and Dovecot drop to their own users, which must reach the
+	// sockets and the mail store under the instance's directory.
+	if err := os.Chmod(l.Root, 0o755); err != nil {
+		return err
+	}
+	for _, d := range []string{filepath.Dir(l.DovecotConf), l.PostfixConf, l.Queue, filepath.Dir(l.Cert), l.MailDir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	mail, err := user.Lookup("mail")
+	if err != nil {
+		return err
+	}
+	l.MailUID, _ = strconv.Atoi(mail.Uid)
+	l.MailGID, _ = strconv.Atoi(mail.Gid)
+	dovecot, err := user.LookupGroup("dovecot")
+	if err != nil {
+		return err
+	}
+	l.DovecotGID, _ = strconv.Atoi(dovecot.Gid)
+	if err := os.Chown(l.MailDir, l.MailUID, l.MailGID); err != nil {
+		return err
+	}
+	if err := os.Chmod(l.MailDir, 0o700); err != nil {
+		return err
+	}
+	der, err := writeCert(l.Cert, l.Key, l.Hostname)
+	if err != nil {
+		return err
+	}
+	s.CertSHA256 = transport.CertFingerprint(der)
+	if err := s.writeUsers(); err != nil {
+		return err
+	}
+	ports, err := freePorts(5)
+	if err != nil {
+		return err
+	}
+	l.IMAPPort, l.IMAPSPort, l.MXPort, l.SubPort, l.SubsPort = ports[0], ports[1], ports[2], ports[3], ports[4]
+	hp := func(p int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(p)) }
+	s.IMAP, s.IMAPS, s.MX, s.Submission, s.Submissions = hp(l.IMAPPort), hp(l.IMAPSPort), hp(l.MXPort), hp(l.SubPort), hp(l.SubsPort)
+	return l.writeConfigs()
+}
+
+// freePorts asks the kernel for n distinct free loopback ports. They are
+// released before the servers bind them; a port taken in between makes
+// the start fail with errAddrInUse and Start tries again.
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("choose port: %w", err)
+		}
+		defer ln.Close() // held until all are chosen, so they differ
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// writeCert makes a self-signed ECDSA certificate for host and 127.0.0.1
+// and returns its DER form.
+func writeCert(certPath, keyPath, host string) ([]byte, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: host},
+		DNSNames:     []string{host},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	// Both servers read the key as root, before dropping privileges.
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	return der, nil
+}
+
+// AddUser creates the mailbox local@Domain with a random password. Dovecot
+// rereads its user list when the file changes, so this works while the
+// instance runs.
+func (s *Server) AddUser(local string) (User, error) {
+	if local == "" || strings.ContainsAny(local, ":@/\n\r\t ") {
+		return User{}, fmt.Errorf("mail server: bad local part %q", local)
+	}
+	pw := make([]byte, 12)
+	if _, err := rand.Read(pw); err != nil {
+		return User{}, fmt.Errorf("mail server: %w", err)
+	}
+	u := User{Address: local + "@" + s.Domain, Password: hex.EncodeToString(pw)}
+	home := filepath.Join(s.l.MailDir, local)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, line := range s.users {
+		if strings.HasPrefix(line, u.Address+":") {
+			return User{}, fmt.Errorf("mail server: %s exists", u.Address)
+		}
+	}
+	if err := os.Mkdir(home, 0o700); err != nil {
+		return User{}, fmt.Errorf("mail server: %w", err)
+	}
+	if err := os.Chown(home, s.l.MailUID, s.l.MailGID); err != nil {
+		return User{}, fmt.Errorf("mail server: %w", err)
+	}
+	// user:password:uid:gid:gecos:home:shell
+	s.users = append(s.users, fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s::", u.Address, u.Password, s.l.MailUID, s.l.MailGID, home))
+	if err := s.writeUsers(); err != nil {
+		s.users = s.users[:len(s.users)-1]
+		return User{}, fmt.Errorf("mail server: %w", err)
+	}
+	return u, nil
+}
+
+// writeUsers replaces the passwd-file in one rename, so Dovecot never
+// reads half of it.
+func (s *Server) writeUsers() error {
+	var b bytes.Buffer
+	for _, line := range s.users {
+		b.WriteString(line + "\n")
+	}
+	tmp := s.l.Users + ".new"
+	if err := os.WriteFile(tmp, b.Bytes(), 0o640); err != nil {
+		return fmt.Errorf("write users: %w", err)
+	}
+	// Dovecot's auth process reads it as the dovecot user.
+	if err := os.Chown(tmp, 0, s.l.DovecotGID); err != nil {
+		return fmt.Errorf("write users: %w", err)
+	}
+	return os.Rename(tmp, s.l.Users)
+}
+
+// Account is a transport account for u with the given security: plain
+// login and STARTTLS use the IMAP and Submission ports, implicit TLS the
+// IMAPS and Submissions ports. With TLS the certificate is pinned.
+func (s *Server) Account(u User, sec transport.Security) transport.Account {
+	a := transport.Account{Address: u.Address, Password: u.Password,
+		IMAP: transport.Server{HostPort: s.IMAP, Security: sec},
+		SMTP: transport.Server{HostPort: s.Submission, Security: sec}}
+	if sec == transport.SecurityTLS || sec == "" {
+		a.IMAP.HostPort, a.SMTP.HostPort = s.IMAPS, s.Submissions
+	}
+	if sec != transport.SecurityPlain {
+		a.PinSHA256 = s.CertSHA256
+	}
+	return a
+}
+
+// waitReady polls until Dovecot greets on both IMAP ports and Postfix on
+// its three SMTP ports, failing early when either process exits.
+func (s *Server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	anyCert := &tls.Config{InsecureSkipVerify: true} // only the greeting is checked here
+	checks := []struct {
+		addr, greeting string
+		tls            bool
+		p              *proc
+	}{
+		{s.IMAP, "* OK", false, s.dovecot},
+		{s.IMAPS, "* OK", true, s.dovecot},
+		{s.MX, "220 ", false, s.postfix},
+		{s.Submission, "220 ", false, s.postfix},
+		{s.Submissions, "220 ", true, s.postfix},
+	}
+	for _, c := range checks {
+		for {
+			if err := c.p.exited(); err != nil {
+				return err
+			}
+			err := greet(ctx, c.addr, c.greeting, c.tls, anyCert)
+			if err == nil {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("no greeting on %s: %w", c.addr, err)
+			case <-c.p.done:
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// greet connects to addr and reads its first line.
+func greet(ctx context.Context, addr, want string, useTLS bool, cfg *tls.Config) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	dl, _ := ctx.Deadline()
+	conn.SetDeadline(dl)
+	if useTLS {
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return err
+		}
+		conn = tc
+	}
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, want) {
+		return fmt.Errorf("greeting %q", strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// Logs returns what both servers logged so far, for a failing test.
+func (s *Server) Logs() string {
+	var b strings.Builder
+	for _, f := range []struct{ name, path string }{{"dovecot", s.l.DovecotLog}, {"postfix", s.l.PostfixLog}} {
+		data, err := os.ReadFile(f.path)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintf(&b, "--- %s log: %v\n", f.name, err)
+		}
+		if len(data) > 0 {
+			fmt.Fprintf(&b, "--- %s log (%s)\n%s", f.name, f.path, data)
+		}
+	}
+	for _, p := range []*proc{s.dovecot, s.postfix} {
+		if p != nil {
+			if out := p.output(); out != "" {
+				fmt.Fprintf(&b, "--- %s output\n%s\n", p.name, out)
+			}
+		}
+	}
+	return b.String()
+}
+
+// Close stops both servers, waiting for them to exit, and removes the
+// instance's directory.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return s.closeErr
+	}
+	s.closed = true
+	var errs []error
+	for _, p := range []*proc{s.postfix, s.dovecot} {
+		if p != nil {
+			errs = append(errs, p.stop())
+		}
+	}
+	errs = append(errs, os.RemoveAll(s.l.Root))
+	s.closeErr = errors.Join(errs...)
+	return s.closeErr
+}
+
+// proc is one server's main process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+	err  error // set before done closes
+}
+
+func startProc(path string, args ...string) (*proc, error) {
+	p := &proc{name: filepath.Base(path), out: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(path, args...)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	// Its own process group, so that Close can end every process it forked.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: p.name != "master"}
+	if err := p.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", p.name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+// exited returns an error when the process has ended.
+func (p *proc) exited() error {
+	select {
+	case <-p.done:
+		return fmt.Errorf("%s exited: %v", p.name, p.err)
+	default:
+		return nil
+	}
+}
+
+// stop sends SIGTERM (both masters then stop their children) and, after
+// stopGrace, SIGKILL to the whole process group.
+func (p *proc) stop() error {
+	pid := p.cmd.Process.Pid
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	syscall.Kill(pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopGrace):
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("%s did not stop within %v: killed", p.name, stopGrace)
+	}
+	// Children that outlive their master would hold the directory.
+	syscall.Kill(-pid, syscall.SIGKILL)
+	return nil
+}
+
+func (p *proc) output() string { return strings.TrimSpace(p.out.String()) }
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
