@@ -495,7 +495,9 @@ func (a *Agent) joined(ctx context.Context, m transport.Msg, msg *envelope.Messa
 		return transport.Disposition{}, fmt.Errorf("grant: %w", err)
 	}
 	a.log.Info("paired", "addr", p.Addr, "fpr", p.Fingerprint, "role", p.Role)
-	welcome, err := a.seal(ctx, j.Key, "", nil, wire.Reply{OK: true, Text: a.welcome(p)})
+	// The role also goes in machine form, for the app.
+	welcome, err := a.seal(ctx, j.Key, "", nil, wire.Reply{OK: true, Text: a.welcome(p),
+		Users: []wire.User{{Addr: p.Addr, Fingerprint: p.Fingerprint, Role: p.Role, Expires: p.Expires}}})
 	if err != nil {
 		return transport.Disposition{}, err
 	}

@@ -97,6 +97,14 @@ func (a *Agent) agentCommand(p *Person, cmd wire.Command) wire.Reply {
 		caps.Name = a.name()
 		st := a.dev.Status()
 		return wire.Reply{OK: true, Text: fmt.Sprintf("I am %s, a %s.", a.name(), caps.Kind), Command: &cmd, Capabilities: caps, State: st.State}
+	case "leave":
+		// Anyone may give up his own access; an owner who leaves puts the
+		// thing back to factory state (its printed code works again).
+		if _, err := a.store.RemovePerson(p.Fingerprint); err != nil {
+			return wire.Refusal(&cmd, err)
+		}
+		a.log.Info("left", "addr", p.Addr, "fpr", p.Fingerprint, "role", p.Role)
+		return wire.Reply{OK: true, Text: "Goodbye: you can no longer use me.", Command: &cmd}
 	case "subscribe", "unsubscribe":
 		p.Subscribed = cmd.Name == "subscribe"
 		if err := a.store.PutPerson(*p); err != nil {

@@ -94,6 +94,7 @@ type person struct {
 	acct  transport.Account
 	inbox chan []byte
 	thing *keystore.PublicKey
+	role  wire.Role // as the thing's welcome says
 }
 
 func newPerson(t testing.TB, h *home, local string) *person {
@@ -168,9 +169,13 @@ func (p *person) pair(code string) {
 		}
 	}
 	p.thing = j.Peer()
-	if w := p.open(p.next("welcome")); !strings.Contains(w.Text, "Hello") {
-		p.t.Fatalf("welcome text %q", w.Text)
+	w := p.open(p.next("welcome"))
+	wm, err := wire.Decode(w.Header.Get(wire.HeaderName))
+	if !strings.Contains(w.Text, "Hello") || err != nil || wm.Reply == nil || len(wm.Reply.Users) != 1 ||
+		wm.Reply.Users[0].Fingerprint != p.id.Fingerprint().String() {
+		p.t.Fatalf("welcome %q, machine form %+v, %v", w.Text, wm.Reply, err)
 	}
+	p.role = wm.Reply.Users[0].Role
 }
 
 func (p *person) open(raw []byte) *envelope.Message {
@@ -355,6 +360,9 @@ func TestGuestAndEvents(t *testing.T) {
 	}
 	guest := newPerson(t, h, "carol")
 	guest.pair(r.Invite.URL)
+	if guest.role != wire.RoleGuest {
+		t.Fatalf("welcome says role %q", guest.role)
+	}
 
 	if _, r := guest.do("unlock"); r.OK || r.Code != wire.CodeNotAllowed {
 		t.Fatalf("guest unlocked: %+v", r)
@@ -397,6 +405,17 @@ func TestGuestAndEvents(t *testing.T) {
 	}
 	guest.event("door-closed")
 	owner.event("door-closed")
+
+	// The guest gives up his access; his next command does nothing.
+	if _, r := guest.do("leave"); !r.OK {
+		t.Fatalf("leave: %+v", r)
+	}
+	s := guest.command("status", false)
+	guest.send(s.Raw, guest.thing.Addr())
+	guest.expectNothing(2 * time.Second)
+	if _, r := owner.do("users"); len(r.Users) != 1 {
+		t.Fatalf("users after leave: %+v", r.Users)
+	}
 }
 
 // event waits for an event of kind from the paired thing.

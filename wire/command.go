@@ -101,7 +101,7 @@ const (
 	// description declares.
 	ClassDevice Class = iota + 1
 	// ClassAgent commands are answered by the thing agent for the sender:
-	// help, describe, status, subscribe, unsubscribe.
+	// help, describe, status, subscribe, unsubscribe, leave.
 	ClassAgent
 	// ClassOwner commands manage who may use the thing: users, revoke, role,
 	// rename, invite.
@@ -145,7 +145,7 @@ func Usage(name string) string {
 func Builtins() []string {
 	return []string{
 		"on", "off", "toggle", "set", "lock", "unlock",
-		"status", "describe", "help", "subscribe", "unsubscribe",
+		"status", "describe", "help", "subscribe", "unsubscribe", "leave",
 		"users", "invite", "role", "revoke", "rename",
 	}
 }
@@ -163,7 +163,7 @@ func builtin(name string) (builtinSpec, bool) {
 		return builtinSpec{ClassDevice, name, "", parseNoArgs}, true
 	case "set":
 		return builtinSpec{ClassDevice, "set PROPERTY VALUE", "set brightness 40", parseSet}, true
-	case "status", "describe", "subscribe", "unsubscribe":
+	case "status", "describe", "subscribe", "unsubscribe", "leave":
 		return builtinSpec{ClassAgent, name, "", parseNoArgs}, true
 	case "help":
 		return builtinSpec{ClassAgent, "help [COMMAND]", "help set", parseHelp}, true

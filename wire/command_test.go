@@ -34,6 +34,7 @@ func TestParseCommand(t *testing.T) {
 		{"unlock", cmd("unlock")},
 		{"subscribe", cmd("subscribe")},
 		{"unsubscribe", cmd("unsubscribe")},
+		{"/Leave", cmd("leave")},
 		{"set brightness 40", cmd("set", "brightness", "40")},
 		{"set   Brightness\t40%", cmd("set", "brightness", "40%")},
 		{"set brightness 40 %", cmd("set", "brightness", "40%")},
@@ -193,7 +194,7 @@ func TestClass(t *testing.T) {
 		"on": ClassDevice, "off": ClassDevice, "toggle": ClassDevice, "set": ClassDevice,
 		"lock": ClassDevice, "unlock": ClassDevice, "blink": ClassDevice,
 		"status": ClassAgent, "help": ClassAgent, "describe": ClassAgent,
-		"subscribe": ClassAgent, "unsubscribe": ClassAgent,
+		"subscribe": ClassAgent, "unsubscribe": ClassAgent, "leave": ClassAgent,
 		"users": ClassOwner, "revoke": ClassOwner, "role": ClassOwner,
 		"rename": ClassOwner, "invite": ClassOwner,
 	}
