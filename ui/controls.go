@@ -37,11 +37,11 @@ func (u *UI) send(thingID, text, prop string, onFail func()) {
 			return err
 		}
 		u.post(func() {
-			if prev, seen := u.cmds[c.ID]; !seen || !prev.Status.Final() {
+			if !u.finished[c.ID] {
 				u.sent[c.ID] = sent{thing: thingID, prop: prop}
 			}
 			if _, seen := u.cmds[c.ID]; !seen {
-				u.cmds[c.ID] = c
+				u.noteCommand(c)
 			}
 		})
 		return nil

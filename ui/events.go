@@ -83,7 +83,7 @@ func (u *UI) onEvent(e app.Event) {
 // open history, and a message when one sent from here did not succeed.
 func (u *UI) onCommand(c app.Command) {
 	u.log.Debug("command", "thing", c.Thing, "command", c.Command.String(), "status", c.Status)
-	u.cmds[c.ID] = c
+	u.noteCommand(c)
 	s, mine := u.sent[c.ID]
 	if c.Status.Final() {
 		delete(u.sent, c.ID)
@@ -110,25 +110,43 @@ func (u *UI) pending(thingID, prop string) bool {
 		return true
 	}
 	for id, s := range u.sent {
-		if s.thing == thingID && s.prop == prop {
-			if c, ok := u.cmds[id]; !ok || !c.Status.Final() {
-				return true
-			}
+		if s.thing == thingID && s.prop == prop && !u.finished[id] {
+			return true
 		}
 	}
 	return false
 }
 
-// lastCommand is the newest command of this session to the thing.
-func (u *UI) lastCommand(thingID string) (app.Command, bool) {
-	var last app.Command
-	found := false
-	for _, c := range u.cmds {
-		if c.Thing == thingID && c.Command.Name != "describe" && (!found || c.Created.After(last.Created)) {
-			last, found = c, true
+// noteCommand records a command's status: the commands on their way by
+// ID, the ones finished lately (so that a status arriving before Send
+// returned is not taken for a pending one), and each thing's newest.
+func (u *UI) noteCommand(c app.Command) {
+	if c.Status.Final() {
+		delete(u.cmds, c.ID)
+		if len(u.finished) >= maxFinished {
+			clear(u.finished) // only the last few seconds' matter
+		}
+		u.finished[c.ID] = true
+	} else if !u.finished[c.ID] {
+		u.cmds[c.ID] = c
+	}
+	if c.Command.Name == "describe" {
+		return // the pairing's, not the person's
+	}
+	if last, ok := u.last[c.Thing]; !ok || last.ID == c.ID || c.Created.After(last.Created) {
+		if !(last.ID == c.ID && last.Status.Final() && !c.Status.Final()) {
+			u.last[c.Thing] = c
 		}
 	}
-	return last, found
+}
+
+// maxFinished bounds the set of finished command IDs kept.
+const maxFinished = 1000
+
+// lastCommand is the newest command of this session to the thing.
+func (u *UI) lastCommand(thingID string) (app.Command, bool) {
+	c, ok := u.last[thingID]
+	return c, ok
 }
 
 // sentinel marks a property as being changed by a control that has not

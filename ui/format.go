@@ -45,12 +45,13 @@ func clock(t, now time.Time) string {
 }
 
 // fingerprintGroups writes a fingerprint in groups of four for reading
-// aloud and comparing.
+// aloud and comparing, the two halves of a full one further apart (as
+// GnuPG shows it).
 func fingerprintGroups(fpr string) string {
 	var b strings.Builder
 	for i := 0; i < len(fpr); i += 4 {
 		if i > 0 {
-			if i == len(fpr)/2 {
+			if i == 20 && len(fpr) == 40 {
 				b.WriteString("  ")
 			} else {
 				b.WriteByte(' ')
@@ -59,6 +60,15 @@ func fingerprintGroups(fpr string) string {
 		b.WriteString(fpr[i:min(i+4, len(fpr))])
 	}
 	return b.String()
+}
+
+// shortFingerprint is the first 16 digits of a fingerprint, grouped, to
+// tell keys apart in a list.
+func shortFingerprint(fpr string) string {
+	if len(fpr) <= 16 {
+		return fingerprintGroups(fpr)
+	}
+	return fingerprintGroups(fpr[:16]) + " …"
 }
 
 // label turns a property or command name into a label: "brightness" ->

@@ -47,6 +47,11 @@ func (u *UI) showHome() {
 	u.home = h
 	h.rebuild()
 	u.setRoot(&page{name: "home", title: "My home", content: h.body, actions: u.homeActions()})
+}
+
+// tickAges redraws the "seen 2 min ago" of the cards every half minute,
+// until the UI closes.
+func (u *UI) tickAges() {
 	u.background(func(ctx context.Context) error {
 		tick := time.NewTicker(30 * time.Second)
 		defer tick.Stop()
@@ -56,9 +61,9 @@ func (u *UI) showHome() {
 				return nil
 			case <-tick.C:
 				u.post(func() {
-					if u.home == h {
-						for id := range h.cards {
-							h.update(id)
+					if u.home != nil {
+						for id := range u.home.cards {
+							u.home.update(id)
 						}
 					}
 				})

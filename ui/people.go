@@ -71,7 +71,7 @@ func (p *peopleView) show(users []wire.User) {
 		role := roleText(usr.Role, usr.Expires)
 		row := container.NewBorder(nil, nil, nil, nil,
 			container.New(&tightVBox{}, widget.NewLabelWithStyle(who, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
-				hint(role+" · key "+fingerprintGroups(usr.Fingerprint)[:19]+"…")))
+				hint(role+" · key "+shortFingerprint(usr.Fingerprint))))
 		if usr.Role != wire.RoleOwner && usr.Fingerprint != me.Fingerprint {
 			fpr, addr := usr.Fingerprint, usr.Addr
 			revoke := widget.NewButton("Revoke", func() { p.revoke(addr, fpr) })

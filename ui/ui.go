@@ -65,7 +65,9 @@ type UI struct {
 	toast    *toast
 	conn     app.ConnStatus
 	things   map[string]app.Thing
-	cmds     map[string]app.Command // commands of this session by ID
+	cmds     map[string]app.Command // commands on their way, by ID
+	finished map[string]bool        // IDs of commands finished lately
+	last     map[string]app.Command // each thing's newest command of this session
 	sent     map[string]sent        // commands sent from controls, by ID
 	editing  map[string]bool        // thing+prop a control is changing, before it sends
 	localSeq int
@@ -90,7 +92,7 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UI{fa: fa, win: w, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, runOnUI: runOnUI,
-		things: map[string]app.Thing{}, cmds: map[string]app.Command{}, sent: map[string]sent{}, editing: map[string]bool{}, prefs: prefs{p: fa.Preferences(), dir: opts.Dir}}
+		things: map[string]app.Thing{}, cmds: map[string]app.Command{}, finished: map[string]bool{}, last: map[string]app.Command{}, sent: map[string]sent{}, editing: map[string]bool{}, prefs: prefs{p: fa.Preferences(), dir: opts.Dir}}
 	fa.Settings().SetTheme(newTheme())
 	icon := fyne.NewStaticResource("thingpost.png", assets.AppIconPNG())
 	fa.SetIcon(icon)
@@ -108,6 +110,7 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 	}
 	u.installShortcuts()
 	w.SetOnDropped(u.dropped)
+	u.tickAges()
 	u.setRoot(&page{name: "opening", title: "Thingpost", content: container.NewCenter(container.NewVBox(
 		widget.NewLabelWithStyle("Opening…", fyne.TextAlignCenter, fyne.TextStyle{}),
 		widget.NewProgressBarInfinite()))})

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -220,17 +221,18 @@ func TestDemoHome(t *testing.T) {
 			v, _ := u.things[thermo].State["target"].AsFloat()
 			return v == want
 		})
-		cmds := 0
-		for _, c := range u.cmds {
-			if c.Thing == thermo && c.Command.Name == "set" {
-				cmds++
-				if c.Command.String() != "set target "+numberText(want, sl.spec) {
-					t.Errorf("sent %q", c.Command.String())
-				}
+		page, err := u.core.History(context.Background(), thermo, app.HistoryQuery{Kinds: []app.EntryKind{app.EntryCommand}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sets []string
+		for _, e := range page.Entries {
+			if e.Command != nil && e.Command.Name == "set" {
+				sets = append(sets, e.Text)
 			}
 		}
-		if cmds != 1 {
-			t.Errorf("%d set commands for three key presses, want one", cmds)
+		if len(sets) != 1 || sets[0] != "set target "+numberText(want, sl.spec) {
+			t.Errorf("sent %q for three key presses, want one set target %s", sets, numberText(want, sl.spec))
 		}
 		u.backToRoot()
 		if got := u.home.cards[thermo].summary.Text; !strings.Contains(got, "target "+wantText) {
