@@ -276,3 +276,49 @@ func TestOwnerTools(t *testing.T) {
 		t.Errorf("paired %s, want the same lamp %s", again, lamp)
 	}
 }
+
+// TestUnreachable: when the home's mail server is gone, a command waits,
+// then expires: the card marks the thing as not answering, a message says
+// so and the history shows the expired command.
+func TestUnreachable(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a demo home; skipped with -short")
+	}
+	h := newHarnessIn(t, test.NewTempApp(t), t.TempDir(), func(o *app.Options) { o.CommandTimeout = 3 * time.Second })
+	u := h.u
+	h.startDemo("Ada", "correct horse battery")
+	lamp := h.pairDemo("Desk lamp")
+	u.owned.Lock()
+	stopDemo := u.owned.demo
+	u.owned.Unlock()
+	stopDemo() // the home node and the things stop
+
+	test.Tap(u.home.cards[lamp].ctrl.(*switchControl).sw)
+	h.loop.drain()
+	if got := u.home.cards[lamp].meta.Text; got != "Sending…" {
+		t.Errorf("card says %q while the command waits, want Sending…", got)
+	}
+	h.waitFor("the command to expire", 30*time.Second, func() bool {
+		c, ok := u.lastCommand(lamp)
+		return ok && c.Status == app.StatusExpired
+	})
+	h.waitFor("the not-answering mark", 10*time.Second, func() bool { return u.home.cards[lamp].warn.Visible() })
+	if !strings.Contains(u.toast.label.Text, "did not answer") {
+		t.Errorf("message %q", u.toast.label.Text)
+	}
+	if sw := u.home.cards[lamp].ctrl.(*switchControl).sw; sw.On {
+		t.Error("the switch stays on after the command expired")
+	}
+	u.showThing(lamp)
+	h.waitFor("the expired command in the history", 10*time.Second, func() bool {
+		for _, e := range u.open.history.entries {
+			if e.Kind == app.EntryCommand && e.Status == app.StatusExpired {
+				return true
+			}
+		}
+		return false
+	})
+	if !u.open.warn.Visible() {
+		t.Error("the thing screen does not say the thing is not answering")
+	}
+}

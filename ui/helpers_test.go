@@ -62,8 +62,9 @@ func newHarness(t *testing.T) *harness {
 }
 
 // newHarnessIn starts a UI with the given Fyne app (its preferences) on
-// the given data directory: a second start of the same app.
-func newHarnessIn(t *testing.T, a fyne.App, dir string) *harness {
+// the given data directory: a second start of the same app. more adjusts
+// the app's options further.
+func newHarnessIn(t *testing.T, a fyne.App, dir string, more ...func(*app.Options)) *harness {
 	t.Helper()
 	w := test.NewTempWindow(t, nil)
 	loop := &testLoop{}
@@ -77,6 +78,9 @@ func newHarnessIn(t *testing.T, a fyne.App, dir string) *harness {
 		coreOptions: func(o *app.Options) {
 			o.Secrets = app.NoKeyring{} // no D-Bus session in tests
 			o.CommandTimeout = 30 * time.Second
+			for _, f := range more {
+				f(o)
+			}
 		},
 	}
 	u := newUI(a, w, opts, loop.post)
