@@ -245,6 +245,7 @@ func TestOwnerTools(t *testing.T) {
 	}
 	h.tap(h.overlayButton("Done"))
 
+	h.tab("Manage")
 	var rename *widget.Entry
 	for _, e := range h.entries() {
 		if e.Text == "Desk lamp" {
@@ -264,6 +265,7 @@ func TestOwnerTools(t *testing.T) {
 
 	u.showThing(lamp)
 	h.loop.drain()
+	h.tab("Manage")
 	h.tap(h.button("Remove this thing"))
 	h.tap(h.overlayButton("Yes"))
 	h.waitFor("the lamp gone", time.Minute, func() bool { _, ok := u.things[lamp]; return !ok && u.open == nil })
@@ -294,10 +296,9 @@ func TestUnreachable(t *testing.T) {
 	stopDemo() // the home node and the things stop
 
 	test.Tap(u.home.cards[lamp].ctrl.(*switchControl).sw)
-	h.loop.drain()
-	if got := u.home.cards[lamp].meta.Text; got != "Sending…" {
-		t.Errorf("card says %q while the command waits, want Sending…", got)
-	}
+	h.waitFor("the card to say the command is on its way", 10*time.Second, func() bool {
+		return u.home.cards[lamp].meta.Text == "Sending…"
+	})
 	h.waitFor("the command to expire", 30*time.Second, func() bool {
 		c, ok := u.lastCommand(lamp)
 		return ok && c.Status == app.StatusExpired

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -246,4 +247,17 @@ func (h *harness) pairDemo(name string) string {
 	}
 	h.t.Fatalf("no demo thing %q", name)
 	return ""
+}
+
+// tab shows the tab of that name when the page is in tabs (the phone
+// layout); on a desktop every section is on one page.
+func (h *harness) tab(name string) {
+	if tabs, ok := h.content().(*container.AppTabs); ok {
+		for i, it := range tabs.Items {
+			if it.Text == name {
+				tabs.SelectIndex(i)
+			}
+		}
+		h.loop.drain()
+	}
 }

@@ -133,6 +133,7 @@ func TestDemoHome(t *testing.T) {
 			return false
 		})
 		// The list shows it, with its verified mark.
+		h.tab("History")
 		h.w.Canvas().Refresh(u.open.history.list)
 		found := false
 		visit(u.open.history.list, func(o fyne.CanvasObject) {
@@ -144,6 +145,7 @@ func TestDemoHome(t *testing.T) {
 		if !found {
 			t.Errorf("no history row shows the verified reply: %s", h.texts())
 		}
+		h.tab("Control")
 		// The command line above it: "set power on" answered.
 		if got := u.open.last.Text; !strings.Contains(got, "set power on") || !strings.Contains(got, "answered") {
 			t.Errorf("status line %q", got)
