@@ -16,6 +16,8 @@
 # session, as on a desktop (Fyne's tray needs one: fyne#6403).
 #
 # Usage: scripts/smoke-gui.sh [--keep]   (--keep leaves the work directory)
+# Environment: THINGPOST_SCREENSHOTS=DIR saves the screenshots elsewhere;
+# FYNE_THEME=light takes them in the light variant (default dark).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -131,9 +133,10 @@ wait "$app" || fail "the app exited with status $?"
 DRIVE
 chmod +x "$work/drive.sh"
 
-mkdir -p docs/screenshots
+shots=${THINGPOST_SCREENSHOTS:-$root/docs/screenshots}
+mkdir -p "$shots"
 status=0
-DISPLAY=$display dbus-run-session -- "$work/drive.sh" "$work" "$root/docs/screenshots" || status=$?
+DISPLAY=$display dbus-run-session -- "$work/drive.sh" "$work" "$shots" || status=$?
 
 if grep -n "Error in Fyne call thread" "$work/app.log" >&2; then
   say "FAIL: a widget was touched off the UI goroutine (see the lines above)"
@@ -144,6 +147,6 @@ if grep -n -E "^panic:|fatal error:" "$work/app.log" >&2; then
   status=1
 fi
 if [ "$status" -eq 0 ]; then
-  say "OK: screenshots in docs/screenshots/"
+  say "OK: screenshots in $shots"
 fi
 exit "$status"
