@@ -216,6 +216,9 @@ func (s *scanScreen) pair(code string) {
 		switch {
 		case errors.Is(err, app.ErrNotRunning):
 			s.fail("Not connected to your mail account yet. Wait until the connection is up, then try again.")
+		// Without an event the code was refused before any handshake: not
+		// an invite (app does not re-export securejoin's ErrNotInvite yet;
+		// asked for).
 		case s.events == 0 && !errors.Is(err, app.ErrPairing):
 			s.fail("This code is not an invite from a thing. A thing's code is a Thingpost or Delta Chat invite (https://i.delta.chat/#… or OPENPGP4FPR:…).\n(" + err.Error() + ")")
 		default:

@@ -250,6 +250,8 @@ func (u *UI) showUnlock(p app.Profile) {
 			}, func(err error) {
 				if err != nil {
 					pass.SetText("")
+					// By its words until app re-exports keystore's
+					// ErrWrongPassphrase (asked for).
 					if strings.Contains(err.Error(), "wrong passphrase") {
 						f.fail("Wrong passphrase.")
 					} else {
