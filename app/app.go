@@ -298,7 +298,7 @@ type secretPasswords struct {
 // the passwords in the keyring or encrypted to the identity. With check it
 // first logs in to both servers (transport.Check) and stores nothing when
 // that fails. The account's address must be the identity's.
-func (a *App) SetAccount(ctx context.Context, acct transport.Account, check bool) error {
+func (a *App) SetAccount(ctx context.Context, acct Account, check bool) error {
 	id, err := a.identity()
 	if err != nil {
 		return err
@@ -364,7 +364,7 @@ func (a *App) SetAccountDCLOGIN(ctx context.Context, code string, check bool) er
 
 // AccountSettings returns the stored account without its passwords, and
 // where the password is kept ("keyring" or "encrypted").
-func (a *App) AccountSettings() (acct transport.Account, passwordIn string, err error) {
+func (a *App) AccountSettings() (acct Account, passwordIn string, err error) {
 	var rec accountRecord
 	found, err := a.st.getMeta(keyAccount, &rec)
 	if err != nil {
@@ -381,7 +381,7 @@ func (a *App) AccountSettings() (acct transport.Account, passwordIn string, err 
 }
 
 // Account returns the stored account with its passwords.
-func (a *App) Account(ctx context.Context) (transport.Account, error) {
+func (a *App) Account(ctx context.Context) (Account, error) {
 	acct, where, err := a.AccountSettings()
 	if err != nil {
 		return acct, err
@@ -418,6 +418,6 @@ func (a *App) Account(ctx context.Context) (transport.Account, error) {
 
 // CheckAccount logs in to both servers of acct and names what failed
 // (transport.Check: DNS, refused, timeout, TLS, pin mismatch, login).
-func CheckAccount(ctx context.Context, acct transport.Account) error {
+func CheckAccount(ctx context.Context, acct Account) error {
 	return transport.Check(ctx, acct)
 }

@@ -68,3 +68,32 @@ func FuzzLearnRole(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseInvite: any text gives an invite with a 40-digit fingerprint
+// and an address, or an error wrapping one of the scan sentinels; a
+// contact code is never mistaken for an invite.
+func FuzzParseInvite(f *testing.F) {
+	const fpr = "0123456789ABCDEF0123456789ABCDEF01234567"
+	f.Add("OPENPGP4FPR:" + fpr + "#a=ada%40example.org&n=Ada")
+	f.Add("https://i.delta.chat/#" + fpr + "&v=3&i=AAAAAAAAAAAAAAAA&s=BBBBBBBBBBBBBBBB&a=x%40y.z&n=Desk+lamp")
+	f.Add("openpgp4fpr:" + fpr + "%23a=x%40y&i=&s=")
+	f.Add("https://i.delta.chat#" + fpr)
+	f.Fuzz(func(t *testing.T, text string) {
+		info, err := ParseInvite(text)
+		if err != nil {
+			if !errors.Is(err, ErrNotInvite) && !errors.Is(err, ErrBadInvite) && !errors.Is(err, ErrGroupInvite) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			if errors.Is(err, ErrContactCode) && !errors.Is(err, ErrNotInvite) {
+				t.Fatalf("contact code not ErrNotInvite: %v", err)
+			}
+			return
+		}
+		if len(info.Fingerprint) != 40 || info.Addr == "" || strings.ReplaceAll(info.FingerprintGroups, " ", "") != info.Fingerprint {
+			t.Fatalf("info %+v", info)
+		}
+		if isContactCode(strings.TrimSpace(text)) {
+			t.Fatalf("%q is an invite and a contact code", text)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -39,10 +38,11 @@ type pairing struct {
 // Progress and failure are published as EventPairing. It gives up after
 // Options.PairTimeout (2 minutes) with a reason.
 //
-// A code that is not an invite fails with an error wrapping
-// securejoin.ErrNotInvite, ErrBadInvite or ErrGroupInvite.
+// A code that is not an invite fails with an error wrapping ErrNotInvite
+// (and ErrContactCode for a person's contact code), ErrBadInvite or
+// ErrGroupInvite.
 func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
-	inv, err := securejoin.ParseInvite(strings.TrimSpace(code))
+	inv, err := parseInvite(code)
 	if err != nil {
 		return Thing{}, fmt.Errorf("pair: %w", err)
 	}
