@@ -32,6 +32,13 @@
 // is left in the mailbox untouched and logged, never shown as coming from a
 // thing.
 //
+// Our role on a thing (Thing.Role, RoleExpires) comes from the machine form
+// of the thing's signed replies: the welcome after pairing lists the
+// joiner, the answer to "users" everyone. Things older than that machine
+// form say the role only in the welcome's text, which is read as a
+// fallback. Remove asks the thing to let us go before forgetting it: an
+// owner revokes himself, anyone else sends "leave".
+//
 // Each command ends answered (with the reply), refused (with the thing's
 // reason), expired (no answer within its time; a command still unsent when
 // its time is up is never sent later) or failed (the mail server refused it

@@ -46,7 +46,7 @@ func (a *App) handle(ctx context.Context, m transport.Msg) (transport.Dispositio
 			a.log.Warn("dropped: a thing's message not addressed to us", "uid", m.UID, "from", msg.From, "to", msg.To)
 			return transport.Keep(), nil
 		}
-		return a.fromThing(msg)
+		return a.fromThing(msg, id.Fingerprint().String())
 	}
 	if a.offerToPairings(ctx, m.Raw) {
 		return transport.Delete(), nil
@@ -55,8 +55,9 @@ func (a *App) handle(ctx context.Context, m transport.Msg) (transport.Dispositio
 	return transport.Keep(), nil
 }
 
-// fromThing records a verified message from a paired thing.
-func (a *App) fromThing(msg *envelope.Message) (transport.Disposition, error) {
+// fromThing records a verified message from a paired thing; self is our
+// fingerprint.
+func (a *App) fromThing(msg *envelope.Message, self string) (transport.Disposition, error) {
 	thingID := msg.Signer.Fingerprint().String()
 	var wm wire.Message
 	if v := msg.Header.Get(wire.HeaderName); v != "" {
@@ -109,7 +110,7 @@ func (a *App) fromThing(msg *envelope.Message) (transport.Disposition, error) {
 					cmdID = e.CommandID
 				}
 			}
-			if e.CommandID == "" {
+			if !roleFromUsers(&th.Thing, wm.Reply.Users, self) && e.CommandID == "" {
 				learnRole(&th.Thing, e.Text)
 			}
 		case wm.Event != nil:
@@ -194,9 +195,6 @@ func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wi
 			break
 		}
 	}
-	if c.Command.Command.Name == "users" && r.OK {
-		th.Role = wire.RoleOwner
-	}
 	if err := putCommand(tx, c); err != nil {
 		return false, err
 	}
@@ -249,8 +247,31 @@ func mergeState(t *Thing, s wire.State, at time.Time) {
 	t.StateTime = at
 }
 
-// welcomeRole reads the role from the thing's welcome ("You are my member
-// until 2026-03-01 12:00 UTC."): the welcome carries no machine form of it.
+// roleFromUsers takes our role from the users a verified reply lists: the
+// welcome after pairing lists the joiner alone, the answer to "users"
+// everyone. It reports whether we were among them with a known role.
+func roleFromUsers(t *Thing, users []wire.User, self string) bool {
+	for _, u := range users {
+		if !strings.EqualFold(u.Fingerprint, self) {
+			continue
+		}
+		switch u.Role {
+		case wire.RoleOwner, wire.RoleMember, wire.RoleGuest:
+			t.Role, t.RoleExpires = u.Role, time.Time{}
+			if !u.Expires.IsZero() {
+				t.RoleExpires = u.Expires.UTC()
+			}
+			return true
+		}
+		return false
+	}
+	return false
+}
+
+// welcomeRole reads the role from the text of the welcome ("You are my
+// member until 2026-03-01 12:00 UTC."). Things built before the welcome
+// carried the role in machine form (wire.Reply.Users) send only the text;
+// for them this stays the fallback.
 var welcomeRole = regexp.MustCompile(`You are my (owner|member|guest)(?: until (\d{4}-\d{2}-\d{2} \d{2}:\d{2}) UTC)?\.`)
 
 func learnRole(t *Thing, text string) {

@@ -110,26 +110,31 @@ func (a *App) do(ctx context.Context, thingID string, cmd wire.Command) (Command
 	return a.Wait(ctx, c.ID)
 }
 
-// Remove unpairs a thing. It first asks the thing to revoke us (as owner
-// this returns the thing to its factory state; a member or guest may not
-// revoke, so it unsubscribes from the thing's events instead), then
-// forgets the thing, its key and its history here. When the thing does not
-// answer, Remove fails and keeps it, unless force is set.
+// Remove unpairs a thing. It first asks the thing to let us go and waits
+// for the answer: as owner it revokes us (the thing returns to its factory
+// state, and its printed code pairs again); as member or guest, or when
+// our role is unknown, it sends "leave" (the thing drops us from its
+// users). A guest whose time is up is not asked: the thing ignores him
+// already. Then Remove forgets the thing, its key and its history here.
+// When the thing refuses or does not answer, Remove fails and keeps it,
+// unless force is set.
 func (a *App) Remove(ctx context.Context, thingID string, force bool) error {
 	id, err := a.identity()
 	if err != nil {
 		return err
 	}
-	if _, err := a.Thing(thingID); err != nil {
+	th, err := a.Thing(thingID)
+	if err != nil {
 		return err
 	}
-	_, err = a.do(ctx, thingID, wire.Command{Name: "revoke", Args: []string{id.Fingerprint().String()}})
-	var ce *CommandError
-	if errors.As(err, &ce) && errors.Is(err, ErrRefused) {
-		_, err = a.do(ctx, thingID, wire.Command{Name: "unsubscribe"})
+	cmd := wire.Command{Name: "leave"}
+	if th.Role == wire.RoleOwner {
+		cmd = wire.Command{Name: "revoke", Args: []string{id.Fingerprint().String()}}
 	}
-	if err != nil && !force {
-		return fmt.Errorf("remove: the thing did not let us go (%w); remove with force to forget it anyway", err)
+	if th.RoleExpires.IsZero() || a.now().Before(th.RoleExpires) {
+		if _, err := a.do(ctx, thingID, cmd); err != nil && !force {
+			return fmt.Errorf("remove: the thing did not let us go (%w); remove with force to forget it anyway", err)
+		}
 	}
 	if err := a.st.db.Update(func(tx *bbolt.Tx) error { return deleteThing(tx, thingID) }); err != nil {
 		return fmt.Errorf("remove: %w", err)

@@ -1,0 +1,41 @@
+package app
+
+import (
+	"testing"
+	"time"
+
+	"github.com/thingpost/thingpost/wire"
+)
+
+func TestRoleFromUsers(t *testing.T) {
+	const me, other = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+	end := time.Date(2026, 3, 1, 12, 0, 30, 5, time.FixedZone("CET", 3600))
+	for _, tc := range []struct {
+		name    string
+		users   []wire.User
+		ok      bool
+		role    wire.Role
+		expires time.Time
+	}{
+		{"welcome", []wire.User{{Fingerprint: me, Role: wire.RoleMember}}, true, wire.RoleMember, time.Time{}},
+		{"guest with an end, in UTC", []wire.User{{Fingerprint: me, Role: wire.RoleGuest, Expires: end}}, true, wire.RoleGuest, end.UTC()},
+		{"lower-case fingerprint", []wire.User{{Fingerprint: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", Role: wire.RoleOwner}}, true, wire.RoleOwner, time.Time{}},
+		{"users list", []wire.User{{Fingerprint: other, Role: wire.RoleOwner}, {Fingerprint: me, Role: wire.RoleGuest}}, true, wire.RoleGuest, time.Time{}},
+		{"not us", []wire.User{{Fingerprint: other, Role: wire.RoleOwner}}, false, "", time.Time{}},
+		{"unknown role", []wire.User{{Fingerprint: me, Role: "admin"}}, false, "", time.Time{}},
+		{"none", nil, false, "", time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			th := Thing{}
+			ok := roleFromUsers(&th, tc.users, me)
+			if ok != tc.ok || th.Role != tc.role || !th.RoleExpires.Equal(tc.expires) || th.RoleExpires.Location() != time.UTC {
+				t.Fatalf("got %v, %q until %v; want %v, %q until %v", ok, th.Role, th.RoleExpires, tc.ok, tc.role, tc.expires)
+			}
+		})
+	}
+	// A role that ends no more clears an earlier end.
+	th := Thing{Role: wire.RoleGuest, RoleExpires: end}
+	if !roleFromUsers(&th, []wire.User{{Fingerprint: me, Role: wire.RoleMember}}, me) || th.Role != wire.RoleMember || !th.RoleExpires.IsZero() {
+		t.Fatalf("%+v", th)
+	}
+}
