@@ -279,4 +279,10 @@ func TestThingctlDemo(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("demo exit: %v, stderr %q", err, stderr.String())
 	}
+	// With "thingctl demo" gone, the next command starts the demo home
+	// in its own process (the account is the demo's), and the lamp obeys.
+	r = thingctl(t, data, nil, "send", "desk lamp", "on").ok(t, "on after the demo stopped")
+	if !strings.Contains(r.stdout, "lamp is on") {
+		t.Errorf("on said %q", r.stdout)
+	}
 }
