@@ -228,16 +228,18 @@ func TestStandardMailServer(t *testing.T) {
 				t.Fatalf("on: %+v, text %q", r, on.Text)
 			}
 			status, r := alice.do("status")
-			if p, _ := r.State["power"].AsBool(); !r.OK || !p || !strings.Contains(status.Text, "on") {
+			if p, _ := r.State["power"].AsBool(); !r.OK || !p || !strings.Contains(status.Text, "is on") {
 				t.Fatalf("status: %+v, text %q", r, status.Text)
 			}
 			if status.Signer == nil || status.Signer.Fingerprint() != h.agent.Identity().Fingerprint() {
 				t.Fatalf("status reply not signed by the thing: %v", status.Signer)
 			}
 
-			// A stranger with his own key: once as himself, once claiming
-			// to be alice. Both reach the thing through the MX.
-			mallory, err := keystore.New("mallory@elsewhere.test", "mallory")
+			// A stranger with his own key and his own mailbox: once as
+			// himself, once claiming to be alice. Both reach the thing
+			// through the MX.
+			malloryBox := stdUser(t, srv, "mallory-"+tc.name)
+			mallory, err := keystore.New(malloryBox.Address, "mallory")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,6 +262,9 @@ func TestStandardMailServer(t *testing.T) {
 				t.Fatal("a stranger switched the light off")
 			}
 			alice.expectNothing(time.Second)
+			if f := folders(t, srv, malloryBox); len(f) != 1 || len(f["INBOX"]) != 0 {
+				t.Fatalf("the stranger got mail: %v", f)
+			}
 		})
 	}
 }

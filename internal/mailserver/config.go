@@ -19,13 +19,17 @@ type layout struct {
 	BaseDir     string // sockets (auth-postfix, lmtp) and runtime state
 	StateDir    string
 	MailDir     string // homes of the mail users
-	Users       string // passwd-file: passdb and userdb
-	DovecotLog  string
-	MailUID     int // the mail user the stores belong to
-	MailGID     int
-	DovecotGID  int // the group Dovecot's auth process reads Users as
-	IMAPPort    int
-	IMAPSPort   int
+	// Users holds one passwd-file per user (passdb and userdb), named by
+	// the address: Dovecot rereads a changed file at most once a second, so
+	// a user added to a shared file right after a lookup would stay unknown
+	// for up to a second; a new file is read at its first lookup.
+	Users      string
+	DovecotLog string
+	MailUID    int // the mail user the stores belong to
+	MailGID    int
+	DovecotGID int // the group Dovecot's auth process reads Users as
+	IMAPPort   int
+	IMAPSPort  int
 
 	// Postfix.
 	PostfixConf string // config_directory: main.cf and master.cf
@@ -97,11 +101,11 @@ namespace inbox {
 
 passdb {
   driver = passwd-file
-  args = scheme=PLAIN {{.Users}}
+  args = scheme=PLAIN {{.Users}}/%u
 }
 userdb {
   driver = passwd-file
-  args = {{.Users}}
+  args = {{.Users}}/%u
 }
 
 service imap-login {

@@ -64,7 +64,6 @@ type Server struct {
 	dovecot  *proc
 	postfix  *proc
 	mu       sync.Mutex
-	users    []string // lines of the passwd-file
 	closeErr error
 	closed   bool
 }
@@ -238,7 +237,10 @@ func (s *Server) prepare() error {
 		return err
 	}
 	s.CertSHA256 = transport.CertFingerprint(der)
-	if err := s.writeUsers(); err != nil {
+	if err := os.Mkdir(l.Users, 0o750); err != nil {
+		return err
+	}
+	if err := os.Chown(l.Users, 0, l.DovecotGID); err != nil {
 		return err
 	}
 	ports, err := freePorts(5)
@@ -307,11 +309,10 @@ func writeCert(certPath, keyPath, host string) ([]byte, error) {
 	return der, nil
 }
 
-// AddUser creates the mailbox local@Domain with a random password. Dovecot
-// rereads its user list when the file changes, so this works while the
-// instance runs.
+// AddUser creates the mailbox local@Domain with a random password. It
+// works while the instance runs.
 func (s *Server) AddUser(local string) (User, error) {
-	if local == "" || strings.ContainsAny(local, ":@/\n\r\t ") {
+	if local == "" || local == "." || local == ".." || strings.ContainsAny(local, ":@/\n\r\t ") {
 		return User{}, fmt.Errorf("mail server: bad local part %q", local)
 	}
 	pw := make([]byte, 12)
@@ -320,44 +321,30 @@ func (s *Server) AddUser(local string) (User, error) {
 	}
 	u := User{Address: local + "@" + s.Domain, Password: hex.EncodeToString(pw)}
 	home := filepath.Join(s.l.MailDir, local)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, line := range s.users {
-		if strings.HasPrefix(line, u.Address+":") {
+	if err := os.Mkdir(home, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
 			return User{}, fmt.Errorf("mail server: %s exists", u.Address)
 		}
-	}
-	if err := os.Mkdir(home, 0o700); err != nil {
 		return User{}, fmt.Errorf("mail server: %w", err)
 	}
 	if err := os.Chown(home, s.l.MailUID, s.l.MailGID); err != nil {
 		return User{}, fmt.Errorf("mail server: %w", err)
 	}
-	// user:password:uid:gid:gecos:home:shell
-	s.users = append(s.users, fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s::", u.Address, u.Password, s.l.MailUID, s.l.MailGID, home))
-	if err := s.writeUsers(); err != nil {
-		s.users = s.users[:len(s.users)-1]
+	// user:password:uid:gid:gecos:home:shell, written whole before it
+	// appears under its name, so Dovecot never reads half of it.
+	line := fmt.Sprintf("%s:{PLAIN}%s:%d:%d::%s::\n", u.Address, u.Password, s.l.MailUID, s.l.MailGID, home)
+	path := filepath.Join(s.l.Users, u.Address)
+	if err := os.WriteFile(path+".new", []byte(line), 0o640); err != nil {
+		return User{}, fmt.Errorf("mail server: %w", err)
+	}
+	// Dovecot's auth process reads it as the dovecot user.
+	if err := os.Chown(path+".new", 0, s.l.DovecotGID); err != nil {
+		return User{}, fmt.Errorf("mail server: %w", err)
+	}
+	if err := os.Rename(path+".new", path); err != nil {
 		return User{}, fmt.Errorf("mail server: %w", err)
 	}
 	return u, nil
-}
-
-// writeUsers replaces the passwd-file in one rename, so Dovecot never
-// reads half of it.
-func (s *Server) writeUsers() error {
-	var b bytes.Buffer
-	for _, line := range s.users {
-		b.WriteString(line + "\n")
-	}
-	tmp := s.l.Users + ".new"
-	if err := os.WriteFile(tmp, b.Bytes(), 0o640); err != nil {
-		return fmt.Errorf("write users: %w", err)
-	}
-	// Dovecot's auth process reads it as the dovecot user.
-	if err := os.Chown(tmp, 0, s.l.DovecotGID); err != nil {
-		return fmt.Errorf("write users: %w", err)
-	}
-	return os.Rename(tmp, s.l.Users)
 }
 
 // Account is a transport account for u with the given security: plain
@@ -497,8 +484,15 @@ func startProc(path string, args ...string) (*proc, error) {
 	p := &proc{name: filepath.Base(path), out: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	// Its own process group, so that Close can end every process it forked.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: p.name != "master"}
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{
+		// Its own process group, so that Close can end every process it
+		// forked (Postfix's master makes its own session).
+		Setpgid: p.name != "master",
+		// A test binary that dies without Close (a panic, go test's
+		// timeout) takes the servers with it: on SIGTERM both masters
+		// stop their children.
+		Pdeathsig: syscall.SIGTERM,
+	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.name, err)
 	}

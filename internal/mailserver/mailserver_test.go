@@ -66,6 +66,17 @@ func TestDelivery(t *testing.T) {
 	if _, err := s.AddUser("bob"); err == nil {
 		t.Fatal("a second bob was created")
 	}
+	// Users added one right after another's login can log in at once
+	// (Dovecot rereads a changed passwd-file at most once a second).
+	for i := range 5 {
+		u, err := s.AddUser(fmt.Sprintf("user%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := transport.Check(ctx, s.Account(u, transport.SecurityPlain)); err != nil {
+			t.Fatalf("new user %s: %v", u.Address, err)
+		}
+	}
 	inbox := make(chan []byte, 10)
 	go transport.Watch(ctx, s.Account(bob, transport.SecurityTLS), &transport.MemoryState{},
 		func(_ context.Context, m transport.Msg) (transport.Disposition, error) {
