@@ -75,6 +75,8 @@ type Agent struct {
 	kick    chan struct{}
 	events  chan wire.Event
 	keys    keyCache
+	// sender is the SMTP connection while Run runs; nil before.
+	sender *transport.Sender
 	// mu serialises message handling with owner changes and events, so a
 	// revoke takes effect before the next message is looked at.
 	mu sync.Mutex
@@ -266,12 +268,22 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.Processed != "" {
 		wo.CreateFolders = append(wo.CreateFolders, a.cfg.Processed)
 	}
+	// One logged-in SMTP connection for all sends: a login costs the server
+	// a password hash, far more than a reply.
+	sender, err := transport.NewSender(a.cfg.Account)
+	if err != nil {
+		return fmt.Errorf("run %s: %w", a.self.Addr(), err)
+	}
+	defer sender.Close()
+	a.mu.Lock()
+	a.sender = sender
+	a.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); a.runOutbox(ctx) }()
+	go func() { defer wg.Done(); a.runOutbox(ctx, sender) }()
 	go func() { defer wg.Done(); a.runEvents(ctx) }()
 	a.wake()
-	err := transport.Watch(ctx, a.cfg.Account, a.store, a.Handle, wo)
+	err = transport.Watch(ctx, a.cfg.Account, a.store, a.Handle, wo)
 	wg.Wait()
 	return err
 }
@@ -379,11 +391,17 @@ func (a *Agent) finish(ctx context.Context, m transport.Msg, msg *envelope.Messa
 	if err != nil {
 		return transport.Disposition{}, err
 	}
-	if err := a.store.complete(msg.MessageID, out); err != nil {
+	// The reply goes out at once when the server takes it, before the
+	// journal says done: a crash in between answers the command twice but
+	// never runs it twice. Otherwise it waits in the outbox.
+	sent := a.sendNow(ctx, out)
+	if err := a.store.complete(msg.MessageID, out, !sent); err != nil {
 		return transport.Disposition{}, fmt.Errorf("journal: %w", err)
 	}
-	a.wake()
-	a.log.Info("reply", "to", msg.From, "ok", reply.OK, "code", reply.Code)
+	if !sent {
+		a.wake()
+	}
+	a.log.Info("reply", "to", msg.From, "ok", reply.OK, "code", reply.Code, "sent", sent)
 	if !reply.OK {
 		// Not executed: kept aside like every refused message, but the
 		// authenticated sender has been told why.

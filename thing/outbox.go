@@ -51,6 +51,21 @@ func (a *Agent) sealMessage(ctx context.Context, to *keystore.PublicKey, inReply
 	return outboxEntry{To: []string{to.Addr()}, Raw: s.Raw}, nil
 }
 
+// sendNow tries to submit a reply at once, for a prompt answer; it reports
+// whether the server took it. It gives up quickly: the outbox retries.
+func (a *Agent) sendNow(ctx context.Context, e outboxEntry) bool {
+	if a.sender == nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := a.sender.Send(ctx, a.self.Addr(), e.To, e.Raw); err != nil {
+		a.log.Warn("reply not sent yet, queued", "to", e.To, "err", err)
+		return false
+	}
+	return true
+}
+
 // send puts messages into the durable outbox and wakes the sender. Once
 // queued they survive a crash; the caller may consider them sent.
 func (a *Agent) send(_ context.Context, msgs ...outboxEntry) error {
@@ -70,16 +85,8 @@ func (a *Agent) wake() {
 
 // runOutbox submits queued messages, retrying with backoff while the mail
 // server is unreachable; a message it rejects for good is dropped with a log.
-func (a *Agent) runOutbox(ctx context.Context) {
+func (a *Agent) runOutbox(ctx context.Context, sender *transport.Sender) {
 	const minDelay, maxDelay = time.Second, 5 * time.Minute
-	// One logged-in connection for all sends: a login costs the server a
-	// password hash, far more than a reply.
-	sender, err := transport.NewSender(a.cfg.Account)
-	if err != nil {
-		a.log.Error("outbox: cannot send", "err", err)
-		return
-	}
-	defer sender.Close()
 	delay := minDelay
 	for {
 		failed := a.flush(ctx, sender)

@@ -432,8 +432,9 @@ func dateKey(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(max(t.Unix(), 0)))
 }
 
-// complete marks the message done and queues its reply, in one transaction.
-func (s *Store) complete(id string, reply outboxEntry) error {
+// complete marks the message done and, when queue is set, queues its
+// reply, in one transaction.
+func (s *Store) complete(id string, reply outboxEntry, queue bool) error {
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketJournal)
 		var e journalEntry
@@ -443,6 +444,9 @@ func (s *Store) complete(id string, reply outboxEntry) error {
 		e.Done = true
 		if err := putJSON(b, []byte(id), e); err != nil {
 			return err
+		}
+		if !queue {
+			return nil
 		}
 		return queueTx(tx, reply)
 	})
