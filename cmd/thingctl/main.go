@@ -50,6 +50,7 @@ Commands:
   rename      give THING a local name
   remove      unpair THING (asks it to let you go first)
   status      show the profile, account and outbox
+  my-code     show your own contact code (for another person) and your key fingerprint
   demo        run the demo home (a mail node and three simulated things) until interrupted
   export-key  write your secret key, locked with a passphrase (a backup; GnuPG reads it)
   import-key  make a secret key (from export-key or GnuPG) your identity
@@ -135,7 +136,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cmds := map[string]func(context.Context, *globals, []string) error{
 		"init": cmdInit, "pair": cmdPair, "things": cmdThings, "send": cmdSend, "watch": cmdWatch,
 		"history": cmdHistory, "invite": cmdInvite, "users": cmdUsers, "revoke": cmdRevoke,
-		"rename": cmdRename, "remove": cmdRemove, "status": cmdStatus, "demo": cmdDemo,
+		"rename": cmdRename, "remove": cmdRemove, "status": cmdStatus, "my-code": cmdMyCode, "demo": cmdDemo,
 		"export-key": cmdExportKey, "import-key": cmdImportKey,
 	}
 	f, ok := cmds[args[0]]
@@ -734,6 +735,34 @@ func cmdStatus(_ context.Context, g *globals, args []string) error {
 		return nil
 	}
 	fmt.Fprintf(g.stdout, "identity: %s <%s>, key %s\naccount:  %s\nthings:   %d\npending:  %d commands\n", p.Name, p.Addr, p.Fingerprint, st.Account, st.Things, st.Pending)
+	return nil
+}
+
+func cmdMyCode(_ context.Context, g *globals, args []string) error {
+	fs := flags(g, "my-code", "[--qr FILE.png] [--json]")
+	qr := fs.String("qr", "", "write the code's QR image to this PNG file")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	c, err := a.MyCode()
+	if err != nil {
+		return err
+	}
+	if *qr != "" {
+		if err := os.WriteFile(*qr, c.QR, 0o600); err != nil {
+			return err
+		}
+	}
+	if *asJSON {
+		return g.printJSON(c)
+	}
+	fmt.Fprintf(g.stdout, "%s\n%s <%s>\nkey %s\n", c.Text, c.Name, c.Addr, c.FingerprintGroups)
 	return nil
 }
 

@@ -173,6 +173,22 @@ func TestThingctl(t *testing.T) {
 	if !strings.Contains(r.stdout, "owner\t"+d.Person.Address) {
 		t.Errorf("users said %q", r.stdout)
 	}
+	codePNG := filepath.Join(t.TempDir(), "me.png")
+	r = thingctl(t, data, nil, "my-code", "--json", "--qr", codePNG).ok(t, "my-code")
+	var me app.ContactCode
+	if err := json.Unmarshal([]byte(r.stdout), &me); err != nil || me.Addr != d.Person.Address ||
+		!strings.HasPrefix(me.Text, "OPENPGP4FPR:"+me.Fingerprint+"#a=") {
+		t.Fatalf("my-code --json: %v %q", err, r.stdout)
+	}
+	if png, err := os.ReadFile(codePNG); err != nil {
+		t.Fatal(err)
+	} else if text, err := app.DecodeQR(png); err != nil || text != me.Text {
+		t.Fatalf("my-code QR says %q, %v", text, err)
+	}
+	r = thingctl(t, data, nil, "my-code").ok(t, "my-code")
+	if !strings.Contains(r.stdout, me.Text+"\n") || !strings.Contains(r.stdout, me.FingerprintGroups) {
+		t.Errorf("my-code said %q", r.stdout)
+	}
 	r = thingctl(t, data, nil, "export-key").ok(t, "export-key")
 	if !strings.HasPrefix(r.stdout, "-----BEGIN PGP PRIVATE KEY BLOCK-----") {
 		t.Errorf("export-key wrote %.60q", r.stdout)
