@@ -63,6 +63,8 @@ type Server struct {
 	l        *layout
 	dovecot  *proc
 	postfix  *proc
+	watchdog *exec.Cmd
+	alive    *os.File // the watchdog's stdin; see startWatchdog
 	mu       sync.Mutex
 	closeErr error
 	closed   bool
@@ -193,6 +195,9 @@ func start(ctx context.Context, bin binaries, domain string) (_ *Server, err err
 	// Without -d the master makes itself a session leader, so its group
 	// can be signalled as a whole.
 	if s.postfix, err = startProc(bin.master, "-c", l.PostfixConf); err != nil {
+		return nil, err
+	}
+	if s.watchdog, s.alive, err = startWatchdog(l.Root, s.dovecot.cmd.Process.Pid, s.postfix.cmd.Process.Pid); err != nil {
 		return nil, err
 	}
 	if err := s.waitReady(ctx); err != nil {
@@ -466,9 +471,53 @@ func (s *Server) Close() error {
 			errs = append(errs, p.stop())
 		}
 	}
+	if s.watchdog != nil {
+		s.watchdog.Process.Kill()
+		s.watchdog.Wait()
+		s.alive.Close()
+	}
 	errs = append(errs, os.RemoveAll(s.l.Root))
 	s.closeErr = errors.Join(errs...)
 	return s.closeErr
+}
+
+// watchdogScript waits for EOF on stdin, then ends the process groups
+// named by its arguments after the first, politely, then for good, and
+// removes the instance's directory, the first argument. (It is POSIX sh:
+// dash takes "kill -TERM -PGID" but not "--".)
+const watchdogScript = `dir=$1; shift
+read -r _
+for g; do kill -TERM "-$g"; done 2>/dev/null
+sleep 1
+for g; do kill -KILL "-$g"; done 2>/dev/null
+rm -rf -- "$dir"`
+
+// startWatchdog starts a shell that ends the servers' process groups and
+// removes dir when the test process dies without Close (a panic, go test's
+// timeout, a SIGKILL): its stdin is a pipe whose only writer, alive, is
+// held by this process (close-on-exec, so no child inherits it), and the
+// kernel closes it when this process dies. A death signal (Pdeathsig)
+// would not do: Postfix's master changes its effective IDs, which clears
+// it. The watchdog has its own process group, so a Ctrl-C that stops the
+// tests does not stop it first.
+func startWatchdog(dir string, pgids ...int) (*exec.Cmd, *os.File, error) {
+	r, alive, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("watchdog: %w", err)
+	}
+	defer r.Close()
+	args := []string{"-c", watchdogScript, "watchdog", dir}
+	for _, g := range pgids {
+		args = append(args, strconv.Itoa(g))
+	}
+	cmd := exec.Command("/bin/sh", args...)
+	cmd.Stdin = r
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		alive.Close()
+		return nil, nil, fmt.Errorf("watchdog: %w", err)
+	}
+	return cmd, alive, nil
 }
 
 // proc is one server's main process.
@@ -488,10 +537,6 @@ func startProc(path string, args ...string) (*proc, error) {
 		// Its own process group, so that Close can end every process it
 		// forked (Postfix's master makes its own session).
 		Setpgid: p.name != "master",
-		// A test binary that dies without Close (a panic, go test's
-		// timeout) takes the servers with it: on SIGTERM both masters
-		// stop their children.
-		Pdeathsig: syscall.SIGTERM,
 	}
 	if err := p.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", p.name, err)
