@@ -144,6 +144,7 @@ func (p *person) pairAnyOrder(code string) {
 		raw := p.next("handshake step")
 		out, err := j.Handle(ctx, raw)
 		if errors.Is(err, securejoin.ErrNotHandshake) && welcome == nil {
+			p.t.Logf("a message came before the last handshake step (%v); it must be the welcome", err)
 			welcome = raw
 			continue
 		}
