@@ -206,8 +206,9 @@ func start(ctx context.Context, bin binaries, domain string) (_ *Server, err err
 	return s, nil
 }
 
-// prepare makes the directories, the certificate, an empty user list and
-// the configuration files, and chooses the ports.
+// prepare makes the directories (with the owners the servers' users
+// need), the certificate and the configuration files, and chooses the
+// ports.
 func (s *Server) prepare() error {
 	l := s.l
 	// Postfix and Dovecot drop to their own users, which must reach the
