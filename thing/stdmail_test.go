@@ -3,7 +3,6 @@ package thing_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 	"github.com/thingpost/thingpost/envelope"
 	"github.com/thingpost/thingpost/internal/mailserver"
 	"github.com/thingpost/thingpost/keystore"
-	"github.com/thingpost/thingpost/securejoin"
 	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/transport"
 )
@@ -85,28 +82,6 @@ func startStdThing(t *testing.T, srv *mailserver.Server, local string, rec *reco
 	return h, u
 }
 
-// newPersonAt is a person whose mailbox is acct (on any server).
-func newPersonAt(t testing.TB, ctx context.Context, acct transport.Account, name string) *person {
-	t.Helper()
-	id, err := keystore.New(acct.Address, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &person{t: t, id: id, acct: acct, inbox: make(chan []byte, 100)}
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		transport.Watch(ctx, acct, &transport.MemoryState{}, func(_ context.Context, m transport.Msg) (transport.Disposition, error) {
-			p.inbox <- m.Raw
-			return transport.Delete(), nil
-		}, fastWatch())
-	}()
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return p
-}
-
 // sendFromOutside delivers raw to the server's MX as mail from the internet
 // arrives: no login, any envelope sender.
 func sendFromOutside(t testing.TB, mx, from, to string, raw []byte) {
@@ -118,49 +93,6 @@ func sendFromOutside(t testing.TB, mx, from, to string, raw []byte) {
 	defer c.Close()
 	if err := c.SendMail(from, []string{to}, bytes.NewReader(raw)); err != nil {
 		t.Fatalf("deliver from outside: %v", err)
-	}
-}
-
-// pairAnyOrder is person.pair for a server that may deliver the thing's
-// mail out of order: Postfix hands two messages sent a moment apart (the
-// last handshake step and the welcome) to parallel LMTP deliveries, and
-// Dovecot may then number the welcome first. A message that is not the
-// next handshake step is kept and must be the welcome.
-func (p *person) pairAnyOrder(code string) {
-	p.t.Helper()
-	ctx := context.Background()
-	inv, err := securejoin.ParseInvite(code)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	j := securejoin.NewJoiner(p.id, inv, nil)
-	out, err := j.Start(ctx)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.send(out.Raw, out.To)
-	var welcome []byte
-	for !j.Done() {
-		raw := p.next("handshake step")
-		out, err := j.Handle(ctx, raw)
-		if errors.Is(err, securejoin.ErrNotHandshake) && welcome == nil {
-			p.t.Logf("a message came before the last handshake step (%v); it must be the welcome", err)
-			welcome = raw
-			continue
-		}
-		if err != nil {
-			p.t.Fatalf("joiner: %v", err)
-		}
-		if out != nil {
-			p.send(out.Raw, out.To)
-		}
-	}
-	p.thing = j.Peer()
-	if welcome == nil {
-		welcome = p.next("welcome")
-	}
-	if w := p.open(welcome); !strings.Contains(w.Text, "Hello") {
-		p.t.Fatalf("welcome text %q", w.Text)
 	}
 }
 
@@ -266,7 +198,7 @@ func TestStandardMailServer(t *testing.T) {
 			if strings.Contains(inv.URL(), "v=3") != tc.v3 {
 				t.Fatalf("invite %s: v3 is %v", inv.URL(), tc.v3)
 			}
-			alice.pairAnyOrder(inv.URL())
+			alice.pair(inv.URL())
 
 			on, r := alice.do("on")
 			if !r.OK || !power(t, h.agent) {
