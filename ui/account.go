@@ -76,13 +76,12 @@ func (u *UI) showAccountSetup(firstRun bool) {
 	submit := func() {
 		f.working(true)
 		code := strings.TrimSpace(dclogin.Text)
-		acct, _, _ := u.core.AccountSettings() // zero when none: filled below
-		acct.Address, acct.Password = p.Addr, pass.Text
-		acct.User, acct.PinSHA256 = strings.TrimSpace(user.Text), strings.TrimSpace(pin.Text)
-		acct.IMAP.HostPort, acct.SMTP.HostPort = imap.hostPort(), smtp.hostPort()
-		acct.IMAP.User, acct.IMAP.Password, acct.SMTP.User, acct.SMTP.Password = "", "", "", ""
-		acct.IMAP.Security = setSecurity(imap.sec.Selected, acct.IMAP.Security)
-		acct.SMTP.Security = setSecurity(smtp.sec.Selected, acct.SMTP.Security)
+		acct := app.Account{
+			Address: p.Addr, Password: pass.Text,
+			User: strings.TrimSpace(user.Text), PinSHA256: strings.TrimSpace(pin.Text),
+			IMAP: app.Server{HostPort: imap.hostPort(), Security: security(imap.sec.Selected)},
+			SMTP: app.Server{HostPort: smtp.hostPort(), Security: security(smtp.sec.Selected)},
+		}
 		u.background(func(ctx context.Context) error {
 			ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 			defer cancel()
@@ -131,42 +130,43 @@ func (u *UI) showAccountSetup(firstRun bool) {
 	}
 }
 
-// setSecurity converts a security choice of the form. The type comes from
-// the account record, as package app does not re-export transport's
-// Security yet (asked for); ui does not import transport.
-func setSecurity[S ~string](choice string, _ S) S {
+// security is the form's security choice for package app.
+func security(choice string) app.Security {
 	switch choice {
 	case secSTARTTLS:
-		return "starttls"
+		return app.SecuritySTARTTLS
 	case secPlain:
-		return "plain"
+		return app.SecurityPlain
 	}
-	return "tls"
+	return app.SecurityTLS
 }
 
-// explainAccountError turns a failed check into what to fix. It reads the
-// error's words because package app does not re-export transport's
-// sentinel errors yet (asked for).
+// explainAccountError turns a failed check into what to fix, and keeps
+// the error's own words in brackets.
 func explainAccountError(err error) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "account check: ")
 	msg = strings.TrimPrefix(msg, "account: ")
 	var hint string
 	switch {
-	case errors.Is(err, context.DeadlineExceeded), strings.Contains(msg, "timed out"):
+	case errors.Is(err, app.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		hint = "The server did not answer: check the host name and the port, and that this network lets you reach it."
-	case strings.Contains(msg, "host name not found"):
+	case errors.Is(err, app.ErrDNS):
 		hint = "The server's name was not found: check the spelling of the IMAP and SMTP servers."
-	case strings.Contains(msg, "connection refused"):
+	case errors.Is(err, app.ErrConnRefused):
 		hint = "Nothing answers on that port: check the port and the security (TLS is usually 993 and 465, STARTTLS 143 and 587)."
-	case strings.Contains(msg, "pinned fingerprint"):
+	case errors.Is(err, app.ErrPinMismatch):
 		hint = "The server's certificate is not the one pinned: check the certificate fingerprint, or leave it empty for a provider."
-	case strings.Contains(msg, "TLS"):
+	case errors.Is(err, app.ErrTLS):
 		hint = "The secure connection failed: check the security setting and the port, or pin the certificate of a home node."
-	case strings.Contains(msg, "login refused"):
+	case errors.Is(err, app.ErrAuth):
 		hint = "The server refused the user name or the password."
-	case strings.Contains(msg, "loopback"):
+	case errors.Is(err, app.ErrPlainNotLoopback):
 		hint = "Unencrypted connections are only allowed to this computer: choose TLS or STARTTLS."
+	case errors.Is(err, app.ErrCertChecksOff):
+		hint = "The code turns the certificate check off without pinning a certificate: Thingpost does not connect that way. Ask for a code with the certificate's fingerprint, or fill in the fields."
+	case errors.Is(err, app.ErrInvalidAccount):
+		hint = "Some of the settings are incomplete or wrong."
 	case errors.Is(err, app.ErrLocked):
 		hint = "Unlock your key first."
 	}

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -140,17 +141,25 @@ func TestExplainAccountError(t *testing.T) {
 		err  error
 		want string
 	}{
-		{errors.New("account check: imap mail.example.org:993: host name not found: lookup"), "was not found"},
-		{errors.New("account check: imap 127.0.0.1:1: connection refused: dial"), "Nothing answers on that port"},
-		{errors.New("account check: smtp x:465: login refused: 535"), "refused the user name or the password"},
-		{errors.New("account check: imap x:993: server certificate does not match the pinned fingerprint"), "not the one pinned"},
-		{errors.New("account check: imap x:993: TLS failure: x509"), "secure connection failed"},
-		{fmt.Errorf("account: invalid account settings: plain (unencrypted) connections are allowed only to a loopback address"), "only allowed to this computer"},
+		{fmt.Errorf("account check: imap mail.example.org:993: %w: lookup", app.ErrDNS), "was not found"},
+		{fmt.Errorf("account check: imap 127.0.0.1:1: %w: dial", app.ErrConnRefused), "Nothing answers on that port"},
+		{fmt.Errorf("account check: imap x:993: %w", app.ErrTimeout), "did not answer"},
+		{fmt.Errorf("account check: %w", context.DeadlineExceeded), "did not answer"},
+		{fmt.Errorf("account check: smtp x:465: %w: 535", app.ErrAuth), "refused the user name or the password"},
+		{fmt.Errorf("account check: imap x:993: %w: %w", app.ErrTLS, app.ErrPinMismatch), "not the one pinned"},
+		{fmt.Errorf("account check: imap x:993: %w: x509", app.ErrTLS), "secure connection failed"},
+		{fmt.Errorf("account: %w: %w", app.ErrInvalidAccount, app.ErrPlainNotLoopback), "only allowed to this computer"},
+		{fmt.Errorf("account: %w", app.ErrCertChecksOff), "certificate check off"},
+		{fmt.Errorf("account: %w: imap: no host", app.ErrInvalidAccount), "incomplete or wrong"},
 		{errors.New("account: something new"), "Something new"},
 	}
 	for _, tt := range tests {
 		if got := explainAccountError(tt.err); !strings.Contains(got, tt.want) {
 			t.Errorf("explain(%v) = %q, want it to say %q", tt.err, got, tt.want)
 		}
+	}
+	// Words alone decide nothing: only the sentinels do.
+	if got := explainAccountError(errors.New("account check: connection refused")); got != "Connection refused" {
+		t.Errorf("explain(words only) = %q, want the words alone", got)
 	}
 }

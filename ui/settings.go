@@ -11,6 +11,8 @@ import (
 	"fyne.io/fyne/v2/dialog"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
+
+	"github.com/thingpost/thingpost/app"
 )
 
 // showSettings: account, key backup and restore, passphrase, notifications.
@@ -33,8 +35,8 @@ func (u *UI) showSettings() {
 			kept = where
 		}
 		rows := container.New(&formLayout{},
-			widget.NewLabel("IMAP"), widget.NewLabel(fmt.Sprintf("%s (%s)", acct.IMAP.HostPort, securityName(string(acct.IMAP.Security)))),
-			widget.NewLabel("SMTP"), widget.NewLabel(fmt.Sprintf("%s (%s)", acct.SMTP.HostPort, securityName(string(acct.SMTP.Security)))),
+			widget.NewLabel("IMAP"), widget.NewLabel(fmt.Sprintf("%s (%s)", acct.IMAP.HostPort, securityName(acct.IMAP.Security))),
+			widget.NewLabel("SMTP"), widget.NewLabel(fmt.Sprintf("%s (%s)", acct.SMTP.HostPort, securityName(acct.SMTP.Security))),
 			widget.NewLabel("Password"), widget.NewLabel("kept "+kept),
 			widget.NewLabel("Status"), widget.NewLabel(connDetailShort(u)),
 		)
@@ -75,11 +77,11 @@ func monoWrap(s string) *widget.Label {
 	return l
 }
 
-func securityName(s string) string {
+func securityName(s app.Security) string {
 	switch s {
-	case "starttls":
+	case app.SecuritySTARTTLS:
 		return "STARTTLS"
-	case "plain":
+	case app.SecurityPlain:
 		return "no encryption, this computer only"
 	}
 	return "TLS"
