@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"strings"
@@ -185,6 +186,52 @@ func TestAccountCheck(t *testing.T) {
 	es[2].SetText("mail.example.org")
 	h.tap(h.button("Check and connect"))
 	h.waitFor("the refusal", 30*time.Second, func() bool { return strings.Contains(h.texts(), "only allowed to this computer") })
+}
+
+// TestIdentityErrors: a mail address with a name around it is refused
+// with what to write instead, and a wrong current passphrase does not
+// change the passphrase and says so (both decided by app's sentinels).
+func TestIdentityErrors(t *testing.T) {
+	h := newHarness(t)
+	u := h.u
+	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
+	h.tap(h.button("Create my identity"))
+	es := h.entries()
+	test.Type(es[0], "Ada")
+	test.Type(es[1], "Ada <ada@example.org>")
+	es[2].SetText("correct horse battery")
+	es[3].SetText("correct horse battery")
+	h.tap(h.button("Create"))
+	h.waitFor("the refusal", 20*time.Second, func() bool { return strings.Contains(h.texts(), "Write the mail address alone") })
+	if _, found, _ := u.core.Profile(); found {
+		t.Fatal("a profile was made for a bad address")
+	}
+	es[1].SetText("ada@example.org")
+	h.tap(h.button("Create"))
+	h.waitFor("the account form", 20*time.Second, func() bool { return h.title() == "Mail account" })
+
+	u.showSettings()
+	h.loop.drain()
+	h.tap(h.button("Change passphrase"))
+	var fields []*widget.Entry
+	visit(h.w.Canvas().Overlays().Top(), func(o fyne.CanvasObject) {
+		if e, ok := o.(*widget.Entry); ok {
+			fields = append(fields, e)
+		}
+	})
+	if len(fields) != 3 {
+		t.Fatalf("%d fields in the passphrase dialog, want current, new, repeat", len(fields))
+	}
+	fields[0].SetText("not my passphrase")
+	fields[1].SetText("another good one")
+	fields[2].SetText("another good one")
+	h.tap(h.overlayButton("Change"))
+	h.waitFor("the refusal", 20*time.Second, func() bool {
+		return strings.Contains(strings.ToLower(h.overlayTexts()), "the current passphrase is not right")
+	})
+	if err := u.core.ChangePassphrase(context.Background(), []byte("correct horse battery"), []byte("correct horse battery")); err != nil {
+		t.Errorf("the old passphrase no longer works after a refused change: %v", err)
+	}
 }
 
 // overlayButton finds a button in the topmost dialog.

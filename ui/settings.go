@@ -165,7 +165,7 @@ func (u *UI) changePassphrase() {
 			return u.core.ChangePassphrase(ctx, oldPass, pass)
 		}, func(err error) {
 			if err != nil {
-				if strings.Contains(err.Error(), "wrong passphrase") { // see showUnlock
+				if errors.Is(err, app.ErrWrongPassphrase) {
 					err = errors.New("the current passphrase is not right")
 				}
 				dialog.ShowError(err, u.win)

@@ -158,7 +158,11 @@ func (u *UI) showCreate() {
 				_, err := u.core.CreateProfile(ctx, n, a, pass)
 				return err
 			}, func(err error) {
-				if err != nil {
+				switch {
+				case errors.Is(err, app.ErrBadAddress):
+					f.fail("Write the mail address alone, as you@example.org.\n(" + err.Error() + ")")
+					return
+				case err != nil:
 					f.fail(upperFirst(strings.TrimPrefix(err.Error(), "create profile: ")))
 					return
 				}
@@ -226,7 +230,12 @@ func (u *UI) showImport() {
 				_, err := u.core.ImportProfile(ctx, key, kp, pass)
 				return err
 			}, func(err error) {
-				if err != nil {
+				switch {
+				case errors.Is(err, app.ErrWrongPassphrase):
+					keyPass.SetText("")
+					f.fail("The backup's passphrase does not open this key.")
+					return
+				case err != nil:
 					f.fail(upperFirst(strings.TrimPrefix(err.Error(), "import key: ")))
 					return
 				}
@@ -250,9 +259,7 @@ func (u *UI) showUnlock(p app.Profile) {
 			}, func(err error) {
 				if err != nil {
 					pass.SetText("")
-					// By its words until app re-exports keystore's
-					// ErrWrongPassphrase (asked for).
-					if strings.Contains(err.Error(), "wrong passphrase") {
+					if errors.Is(err, app.ErrWrongPassphrase) {
 						f.fail("Wrong passphrase.")
 					} else {
 						f.fail(err.Error())
