@@ -16,6 +16,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/mobile"
+	"github.com/thingpost/thingpost/wire"
 )
 
 // scanScreen adds a thing: a picture of its code (chosen, dropped on the
@@ -30,7 +31,6 @@ type scanScreen struct {
 	msgBox  fyne.CanvasObject
 	prog    *pairProgress
 	busy    bool
-	events  int // pairing events seen for the current attempt
 	content fyne.CanvasObject
 }
 
@@ -192,12 +192,19 @@ func (s *scanScreen) pairText(text string) {
 	s.pair(text)
 }
 
-// pair runs the pairing; its progress comes as events.
+// pair reads the code, shows whom it names and runs the pairing; its
+// progress comes as events. A code that is not a thing's invite is
+// refused before anything is sent.
 func (s *scanScreen) pair(code string) {
 	u := s.u
+	info, err := app.ParseInvite(code)
+	if err != nil {
+		s.fail(inviteProblem(err))
+		return
+	}
 	s.start("")
-	s.events = 0
 	s.prog.reset()
+	s.prog.invite(info)
 	u.background(func(ctx context.Context) error {
 		t, err := u.core.Pair(ctx, code)
 		if err == nil {
@@ -210,21 +217,32 @@ func (s *scanScreen) pair(code string) {
 	}, func(err error) {
 		s.busy = false
 		s.pick.Enable()
-		if err == nil {
-			return
-		}
 		switch {
+		case err == nil:
 		case errors.Is(err, app.ErrNotRunning):
 			s.fail("Not connected to your mail account yet. Wait until the connection is up, then try again.")
-		// Without an event the code was refused before any handshake: not
-		// an invite (app does not re-export securejoin's ErrNotInvite yet;
-		// asked for).
-		case s.events == 0 && !errors.Is(err, app.ErrPairing):
-			s.fail("This code is not an invite from a thing. A thing's code is a Thingpost or Delta Chat invite (https://i.delta.chat/#… or OPENPGP4FPR:…).\n(" + err.Error() + ")")
+		case errors.Is(err, app.ErrNotInvite), errors.Is(err, app.ErrBadInvite), errors.Is(err, app.ErrGroupInvite):
+			s.fail(inviteProblem(err))
 		default:
 			s.prog.failed(err)
 		}
 	})
+}
+
+// inviteProblem says why a code cannot be paired with.
+func inviteProblem(err error) string {
+	var msg string
+	switch {
+	case errors.Is(err, app.ErrContactCode):
+		msg = "This is a person's code (their “My code”), not a thing's: it tells who they are, and nothing can be paired with it. A thing's code is on its label or its screen."
+	case errors.Is(err, app.ErrGroupInvite):
+		msg = "This is an invite to a Delta Chat group or channel, not a thing's code."
+	case errors.Is(err, app.ErrBadInvite):
+		msg = "This looks like an invite, but it is damaged or incomplete: scan the code again, or copy all of it."
+	default:
+		msg = "This code is not an invite from a thing. A thing's code is a Thingpost or Delta Chat invite (https://i.delta.chat/#… or OPENPGP4FPR:…)."
+	}
+	return msg + "\n(" + err.Error() + ")"
 }
 
 // start shows that work began: no old message, no second attempt.
@@ -248,7 +266,6 @@ func (s *scanScreen) fail(msg string) {
 
 // progress shows a pairing event.
 func (s *scanScreen) progress(p app.PairingStatus) {
-	s.events++
 	s.prog.step(p)
 }
 
@@ -348,6 +365,17 @@ func (p *pairProgress) reset() {
 	p.box.Show()
 }
 
+// invite shows whom the code names, before the thing has said anything.
+func (p *pairProgress) invite(info app.InviteInfo) {
+	name := info.Name
+	if name == "" {
+		name = info.Addr
+	}
+	p.title.SetText("Pairing with " + name)
+	p.addr.SetText(info.Addr)
+	p.fpr.SetText("Key " + fingerprintGroups(info.Fingerprint))
+}
+
 // status shows a line of work before the pairing starts.
 func (p *pairProgress) status(text string) {
 	p.reset()
@@ -404,7 +432,7 @@ func (p *pairProgress) done(t app.Thing) {
 	p.addr.SetText(t.Addr)
 	p.fpr.SetText("Key " + fingerprintGroups(t.ID))
 	p.result.SetText(fmt.Sprintf("%s is now in your home. Only you can use it until you invite someone.", t.DisplayName()))
-	if t.Role != "" && t.Role != "owner" {
+	if t.Role != "" && t.Role != wire.RoleOwner {
 		p.result.SetText(fmt.Sprintf("%s is now in your home; you are %s.", t.DisplayName(), t.Role))
 	}
 	p.result.Importance = widget.SuccessImportance

@@ -186,13 +186,45 @@ func TestDemoHome(t *testing.T) {
 		if got := u.scan.msg.Text; !strings.Contains(got, "not an invite") {
 			t.Errorf("message for pasted text %q", got)
 		}
+		// A person's own code is not a thing's.
+		mine, err := u.core.MyCode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		u.scan.paste.SetText(mine.Text)
+		h.tap(h.button("Pair"))
+		h.waitFor("the message", 10*time.Second, func() bool { return !u.scan.busy && u.scan.msgBox.Visible() })
+		if got := u.scan.msg.Text; !strings.Contains(got, "a person's code") {
+			t.Errorf("message for a contact code %q", got)
+		}
+		if u.scan.prog.box.Visible() {
+			t.Error("pairing progress shown for a code that is not an invite")
+		}
 	})
 
 	t.Run("the thermostat slider sends the target", func(t *testing.T) {
 		h.t = t
 		u.backToRoot()
-		u.showDemo()
-		h.tap(h.button("Scan this code")) // the lamp is paired: the thermostat's comes first now
+		var code string
+		for _, d := range u.demo.things {
+			if d.kind == "thermostat" {
+				code, _ = app.DecodeQR(d.qr)
+			}
+		}
+		info, err := app.ParseInvite(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Pasted this time; before the thing has answered anything, the
+		// progress names it and its key from the code alone.
+		s := u.showScan()
+		s.pairText(code)
+		if got := s.prog.title.Text; got != "Pairing with "+info.Name || info.Name == "" {
+			t.Errorf("before any answer the progress says %q, want it to name %q", got, info.Name)
+		}
+		if got := s.prog.fpr.Text; !strings.Contains(got, fingerprintGroups(info.Fingerprint)) {
+			t.Errorf("before any answer the key shown is %q, want %s", got, fingerprintGroups(info.Fingerprint))
+		}
 		h.waitFor("the thermostat pairing", time.Minute, func() bool { return u.scan != nil && u.scan.prog.thing != "" })
 		thermo := u.scan.prog.thing
 		if u.things[thermo].Kind != "thermostat" {
