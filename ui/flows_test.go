@@ -2,6 +2,7 @@ package ui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
 	"fyne.io/fyne/v2/test"
 	"fyne.io/fyne/v2/widget"
 
@@ -231,6 +233,46 @@ func TestIdentityErrors(t *testing.T) {
 	})
 	if err := u.core.ChangePassphrase(context.Background(), []byte("correct horse battery"), []byte("correct horse battery")); err != nil {
 		t.Errorf("the old passphrase no longer works after a refused change: %v", err)
+	}
+}
+
+// TestMyCode: the My code screen shows the person's name, address and
+// key fingerprint, and its picture is the contact code, which scanning
+// tells apart from a thing's invite.
+func TestMyCode(t *testing.T) {
+	h := newHarness(t)
+	u := h.u
+	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
+	p, err := u.core.CreateProfile(context.Background(), "Ada Lovelace", "ada@example.org", []byte("correct horse battery"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.showMyCode()
+	h.waitFor("the code", 20*time.Second, func() bool { return !h.button("Copy the code").Disabled() })
+	for _, want := range []string{"Ada Lovelace", "ada@example.org", fingerprintGroups(p.Fingerprint)} {
+		if !strings.Contains(h.texts(), want) {
+			t.Errorf("My code lacks %q: %s", want, h.texts())
+		}
+	}
+	var png []byte
+	visit(h.content(), func(o fyne.CanvasObject) {
+		if img, ok := o.(*canvas.Image); ok && img.Resource != nil && img.Resource.Name() == "my-code.png" {
+			png = img.Resource.Content()
+		}
+	})
+	text, err := app.DecodeQR(png)
+	if err != nil {
+		t.Fatalf("the picture: %v", err)
+	}
+	if !strings.HasPrefix(text, "OPENPGP4FPR:"+p.Fingerprint) {
+		t.Errorf("the picture reads %q, want the contact code of %s", text, p.Fingerprint)
+	}
+	if _, err := app.ParseInvite(text); !errors.Is(err, app.ErrContactCode) {
+		t.Errorf("scanning my own code: %v, want ErrContactCode", err)
+	}
+	h.tap(h.button("Copy the code"))
+	if got := h.app.Clipboard().Content(); got != text {
+		t.Errorf("clipboard %q, want the code %q", got, text)
 	}
 }
 
