@@ -94,7 +94,6 @@ func (u *UI) showAccountSetup(firstRun bool) {
 				f.fail(explainAccountError(err))
 				return
 			}
-			u.prefs.setDemoAccount("")
 			u.showHome()
 			u.life.Restart()
 			u.activate()

@@ -13,77 +13,33 @@ import (
 	"github.com/thingpost/thingpost/app"
 )
 
-// demoHome is the demo home running inside the app: its things with their
-// factory codes.
+// demoHome is the demo home the app runs: its things with their factory
+// codes. The app owns the home (it stops it on Close and starts it again
+// after a restart); ui only shows it.
 type demoHome struct {
 	u      *UI
-	things []demoThing
+	things []app.DemoThing
 	tiles  *fyne.Container // the demo screen's tiles, when shown
 }
 
-// demoThing is what the demo screen shows of a simulated thing.
-type demoThing struct {
-	kind, name, addr string
-	qr               []byte // its factory QR code, PNG
-	// actions simulate what happens to the thing in the world (someone
-	// opens the door), so that its events can be seen.
-	actions []demoAction
-}
-
-type demoAction struct {
-	label string
-	run   func() error
-}
-
-// startDemo starts the demo home inside the app (making the profile when
-// there is none) and connects to it; the first time it shows the demo
-// things. done, if not nil, gets the error.
+// startDemo has the app start its demo home (making the profile when there
+// is none) and connects to it; the first time it shows the demo things.
+// done, if not nil, gets the error.
 func (u *UI) startDemo(name string, passphrase []byte, first bool, done func(error)) {
 	u.background(func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		d, err := u.core.StartDemo(ctx, app.DemoOptions{Name: name, Passphrase: passphrase})
+		things, err := u.core.RunDemo(ctx, app.DemoOptions{Name: name, Passphrase: passphrase})
 		if err != nil {
 			return err
 		}
-		closeDemo := func() {
-			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := d.Close(cctx); err != nil {
-				u.log.Warn("demo home", "err", err)
-			}
-		}
-		u.owned.Lock()
-		closed := u.owned.closed
-		if !closed {
-			u.owned.demo = closeDemo
-		}
-		u.owned.Unlock()
-		if closed {
-			closeDemo()
-			return context.Canceled
-		}
-		dh := &demoHome{u: u}
-		for _, t := range d.Things {
-			dt := demoThing{kind: t.Kind, name: t.Name, addr: t.Addr, qr: t.QR}
-			if t.Kind == "lock" {
-				dt.actions = []demoAction{{"Open the door", d.OpenDoor}, {"Close the door", d.CloseDoor}}
-			}
-			dh.things = append(dh.things, dt)
-		}
-		person := d.Person.Address
 		u.post(func() {
-			u.demo = dh
-			u.prefs.setDemoAccount(person)
+			u.setDemo(things)
 			u.activate()
 			if first || u.home == nil {
 				u.showHome()
 				u.showDemo()
-				return
 			}
-			u.stack[0].actions = u.homeActions() // with the demo button
-			u.home.rebuild()
-			u.refreshHeader()
 		})
 		return nil
 	}, func(err error) {
@@ -94,6 +50,28 @@ func (u *UI) startDemo(name string, passphrase []byte, first bool, done func(err
 			done(err)
 		}
 	})
+}
+
+// setDemo follows the demo home the app runs: its things, or nil when the
+// account is not the demo's. Home offers the demo things while there are
+// some.
+func (u *UI) setDemo(things []app.DemoThing) {
+	had := u.demo != nil
+	switch {
+	case things == nil:
+		u.demo = nil
+	case u.demo == nil:
+		u.demo = &demoHome{u: u, things: things}
+	default:
+		u.demo.things = things
+		u.demo.refresh()
+	}
+	if had == (u.demo != nil) || u.home == nil || len(u.stack) == 0 || u.stack[0].name != "home" {
+		return
+	}
+	u.stack[0].actions = u.homeActions()
+	u.home.rebuild()
+	u.refreshHeader()
 }
 
 // showDemo shows the demo things, each with its code and a button that
@@ -145,55 +123,52 @@ func (d *demoHome) refresh() *widget.Button {
 }
 
 // tile is one demo thing; scan is its scan button (nil once paired).
-func (d *demoHome) tile(t demoThing) (tile fyne.CanvasObject, scan *widget.Button) {
+func (d *demoHome) tile(t app.DemoThing) (tile fyne.CanvasObject, scan *widget.Button) {
 	u := d.u
-	qr := canvas.NewImageFromResource(fyne.NewStaticResource(t.kind+"-code.png", t.qr))
+	qr := canvas.NewImageFromResource(fyne.NewStaticResource(t.Kind+"-code.png", t.QR))
 	qr.FillMode = canvas.ImageFillContain
 	qr.ScaleMode = canvas.ImageScalePixels
 	qr.SetMinSize(fyne.NewSize(170, 170))
-	name := heading(t.name)
+	name := heading(t.Name)
 	name.Alignment = fyne.TextAlignCenter
-	addr := hint(t.addr)
+	addr := hint(t.Addr)
 	addr.Alignment = fyne.TextAlignCenter
 	addr.Wrapping = fyne.TextWrapOff
 	var action fyne.CanvasObject
-	if id, paired := d.paired(t.addr); paired {
+	if _, paired := u.things[t.Fingerprint]; paired {
+		id := t.Fingerprint
 		open := widget.NewButtonWithIcon("Paired: open", theme.ConfirmIcon(), func() {
 			u.backToRoot()
 			u.showThing(id)
 		})
 		row := []fyne.CanvasObject{open}
-		for _, a := range t.actions {
-			run, lbl := a.run, a.label
-			b := widget.NewButton(lbl, func() {
-				u.background(func(context.Context) error { return run() }, func(err error) {
-					if err != nil {
-						u.showToast(lbl + ": " + err.Error())
-					}
-				})
-			})
-			b.Importance = widget.LowImportance
-			row = append(row, b)
+		if t.Kind == "lock" {
+			// What happens to the lock in the world (someone opens the
+			// door), so that its events can be seen.
+			row = append(row, u.demoAction("Open the door", u.core.DemoOpenDoor), u.demoAction("Close the door", u.core.DemoCloseDoor))
 		}
 		action = container.NewVBox(row...)
 	} else {
-		code := t.qr
+		code := t.QR
 		scan = widget.NewButtonWithIcon("Scan this code", icon("scan"), func() { u.scanImage(code) })
 		scan.Importance = widget.HighImportance
 		action = scan
 	}
-	head := container.NewHBox(sizedIcon(kindIcon(t.kind, theme.ColorNamePrimary), 22), name)
+	head := container.NewHBox(sizedIcon(kindIcon(t.Kind, theme.ColorNamePrimary), 22), name)
 	return panel(container.NewVBox(container.NewCenter(head), container.NewCenter(qr), addr, container.NewCenter(action))), scan
 }
 
-// paired finds the paired thing with that address.
-func (d *demoHome) paired(addr string) (string, bool) {
-	for id, t := range d.u.things {
-		if t.Addr == addr {
-			return id, true
-		}
-	}
-	return "", false
+// demoAction is a button that runs a simulation of the demo home.
+func (u *UI) demoAction(label string, run func() error) *widget.Button {
+	b := widget.NewButton(label, func() {
+		u.background(func(context.Context) error { return run() }, func(err error) {
+			if err != nil {
+				u.showToast(label + ": " + err.Error())
+			}
+		})
+	})
+	b.Importance = widget.LowImportance
+	return b
 }
 
 // centredFlow lays out cells of one size in rows, each row centred.

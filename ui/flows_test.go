@@ -375,14 +375,42 @@ func TestUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a demo home; skipped with -short")
 	}
-	h := newHarnessIn(t, test.NewTempApp(t), t.TempDir(), func(o *app.Options) { o.CommandTimeout = 3 * time.Second })
+	// The test runs the demo home itself (StartDemo hands it over), so
+	// that it can stop it under the app; the app finds it answering and
+	// uses it.
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	core, err := app.Open(app.Options{Dir: dir, Secrets: app.NoKeyring{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home, err := core.StartDemo(ctx, app.DemoOptions{Dir: t.TempDir(), Name: "Ada", Passphrase: []byte("correct horse battery")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer home.Close(context.Background())
+	if err := core.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h := newHarnessIn(t, test.NewTempApp(t), dir, func(o *app.Options) { o.CommandTimeout = 3 * time.Second })
 	u := h.u
-	h.startDemo("Ada", "correct horse battery")
-	lamp := h.pairDemo("Desk lamp")
-	u.owned.Lock()
-	stopDemo := u.owned.demo
-	u.owned.Unlock()
-	stopDemo() // the home node and the things stop
+	h.waitFor("the unlock screen", 10*time.Second, func() bool { return len(h.buttons("Unlock")) == 1 })
+	h.entries()[0].SetText("correct horse battery")
+	h.tap(h.button("Unlock"))
+	h.waitFor("connected", time.Minute, func() bool { return u.started && u.conn.State == "idle" })
+	if u.demo != nil {
+		t.Error("the app offers demo things of a home it does not run")
+	}
+	u.scanImage(home.Thing("light").QR)
+	h.waitFor("the lamp paired", time.Minute, func() bool { return u.scan != nil && u.scan.prog.thing != "" })
+	lamp := u.scan.prog.thing
+	u.backToRoot()
+	h.loop.drain()
+	if err := home.Close(ctx); err != nil { // the home node and the things stop
+		t.Fatal(err)
+	}
 
 	test.Tap(u.home.cards[lamp].ctrl.(*switchControl).sw)
 	h.waitFor("the card to say the command is on its way", 10*time.Second, func() bool {

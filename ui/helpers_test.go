@@ -226,7 +226,7 @@ func (h *harness) pairDemo(name string) string {
 	h.u.showDemo()
 	h.loop.drain()
 	for i, t := range h.u.demo.things {
-		if t.name != name {
+		if t.Name != name {
 			continue
 		}
 		var scan *widget.Button

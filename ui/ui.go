@@ -55,7 +55,6 @@ type UI struct {
 		core   *app.App
 		stop   func()            // ends the event subscription
 		life   *mobile.Lifecycle // starts and stops the connection
-		demo   func()            // closes the demo home
 	}
 
 	// On the UI goroutine only:
@@ -92,7 +91,7 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &UI{fa: fa, win: w, opts: opts, log: opts.Logger, ctx: ctx, cancel: cancel, runOnUI: runOnUI,
-		things: map[string]app.Thing{}, cmds: map[string]app.Command{}, finished: map[string]bool{}, last: map[string]app.Command{}, sent: map[string]sent{}, editing: map[string]bool{}, prefs: prefs{p: fa.Preferences(), dir: opts.Dir}}
+		things: map[string]app.Thing{}, cmds: map[string]app.Command{}, finished: map[string]bool{}, last: map[string]app.Command{}, sent: map[string]sent{}, editing: map[string]bool{}, prefs: prefs{p: fa.Preferences()}}
 	fa.Settings().SetTheme(newTheme())
 	icon := fyne.NewStaticResource("thingpost.png", assets.AppIconPNG())
 	fa.SetIcon(icon)
@@ -131,7 +130,13 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 			return core.Close()
 		}
 		life := mobile.NewLifecycle(core, mobile.StopInBackground(), func(running bool, err error) {
-			u.post(func() { u.connectionChanged(running, err) })
+			// Start may have started the demo home again (after a
+			// restart), or the account may no longer be the demo's.
+			var demo []app.DemoThing
+			if running && core.DemoAccount() {
+				demo = core.DemoThings()
+			}
+			u.post(func() { u.connectionChanged(running, demo, err) })
 		})
 		u.owned.core, u.owned.stop, u.owned.life = core, stop, life
 		u.owned.Unlock()
@@ -157,13 +162,12 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 }
 
 // Close stops the background work and the connection and closes the data
-// directory and the demo home, if one runs.
+// directory (and with it the demo home, if the app runs one).
 func (u *UI) Close() {
 	u.cancel()
 	u.owned.Lock()
 	u.owned.closed = true
-	core, stop, life, closeDemo := u.owned.core, u.owned.stop, u.owned.life, u.owned.demo
-	u.owned.demo = nil
+	core, stop, life := u.owned.core, u.owned.stop, u.owned.life
 	u.owned.Unlock()
 	if stop != nil {
 		stop()
@@ -180,11 +184,6 @@ func (u *UI) Close() {
 	}
 	if core != nil {
 		core.Stop()
-	}
-	if closeDemo != nil {
-		closeDemo()
-	}
-	if core != nil {
 		if err := core.Close(); err != nil {
 			u.log.Error("close", "err", err)
 		}
@@ -229,11 +228,11 @@ func (u *UI) route() {
 	}
 }
 
-// connect starts the core (restarting the demo home first when the account
-// is the demo's) and shows home, or the account setup when there is no
-// account yet.
+// connect starts the core and shows home, or the account setup when there
+// is no account yet. The app starts the demo home again by itself when the
+// account is the demo's.
 func (u *UI) connect() {
-	acct, _, err := u.core.AccountSettings()
+	_, _, err := u.core.AccountSettings()
 	if errors.Is(err, app.ErrNoAccount) {
 		u.showAccountSetup(true)
 		return
@@ -243,10 +242,6 @@ func (u *UI) connect() {
 		return
 	}
 	u.showHome()
-	if u.prefs.demoAccount() == acct.Address && u.demo == nil {
-		u.startDemo("", nil, false, nil)
-		return
-	}
 	u.activate()
 }
 
@@ -254,10 +249,15 @@ func (u *UI) connect() {
 // the app comes to the foreground) and reports through connectionChanged.
 func (u *UI) activate() { u.life.Activate() }
 
-// connectionChanged follows the lifecycle starting or stopping the core.
-func (u *UI) connectionChanged(running bool, err error) {
+// connectionChanged follows the lifecycle starting or stopping the core;
+// once started, demo is the demo home's things (nil when the account is
+// not the demo's).
+func (u *UI) connectionChanged(running bool, demo []app.DemoThing, err error) {
 	if err != nil {
 		u.notifyError("Cannot connect", err)
+	}
+	if running {
+		u.setDemo(demo)
 	}
 	u.started = running
 	u.conn = u.core.Conn()

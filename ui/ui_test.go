@@ -207,8 +207,8 @@ func TestDemoHome(t *testing.T) {
 		u.backToRoot()
 		var code string
 		for _, d := range u.demo.things {
-			if d.kind == "thermostat" {
-				code, _ = app.DecodeQR(d.qr)
+			if d.Kind == "thermostat" {
+				code = d.Invite
 			}
 		}
 		info, err := app.ParseInvite(code)
