@@ -24,7 +24,7 @@ type historyView struct {
 	entries []app.Entry
 	next    uint64 // cursor of the next older page; 0: none
 	loading bool
-	again   bool // a reload was asked for while loading
+	again   bool // a reload was requested while loading
 	list    *widget.List
 	more    *widget.Button
 	empty   *widget.Label

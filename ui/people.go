@@ -18,7 +18,7 @@ import (
 
 // peopleView lets a thing's owner see who may use it, invite someone and
 // revoke someone. Each of these is a command to the thing, so the list is
-// loaded when asked for, not on every visit.
+// loaded on request, not on every visit.
 type peopleView struct {
 	u      *UI
 	id     string

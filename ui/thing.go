@@ -338,11 +338,15 @@ func (s *thingScreen) confirmRemove() {
 	u := s.u
 	id := s.id
 	t := u.things[id]
-	msg := "Thingpost first asks " + t.DisplayName() + " to forget you"
-	if t.Role == wire.RoleOwner {
-		msg += " (as its owner, this returns it to its factory state, so that anyone with its label can pair again)"
+	var msg string
+	switch {
+	case !t.RoleExpires.IsZero() && !time.Now().Before(t.RoleExpires):
+		msg = "Your time with " + t.DisplayName() + " is over, so there is nothing to ask it: Thingpost removes it and its history from this device."
+	case t.Role == wire.RoleOwner:
+		msg = "Thingpost first asks " + t.DisplayName() + " to forget you (as its owner, this returns it to its factory state, so that anyone with its label can pair again), then removes it and its history from this device."
+	default:
+		msg = "Thingpost first asks " + t.DisplayName() + " to let you go, then removes it and its history from this device."
 	}
-	msg += ", then removes it and its history from this device."
 	dialog.ShowConfirm("Remove "+t.DisplayName()+"?", msg, func(ok bool) {
 		if !ok {
 			return
