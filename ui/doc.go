@@ -9,8 +9,9 @@
 // with their main control), thing.go (state, controls generated from the
 // capability description in controls.go, history.go, chart.go, people.go
 // for the owner, rename and remove), scan.go (a picture chosen or dropped
-// on the window, or pasted text; pairing progress), demo.go (the demo
-// home's things and their codes), mycode.go and settings.go. nav.go is the
+// on the window, or pasted text; pairing progress), demo.go (the things
+// of the demo home the app runs, with their codes), mycode.go and
+// settings.go. nav.go is the
 // page stack and header, keys.go the keyboard shortcuts, widgets.go the
 // switch, card and message widgets, theme.go the colours.
 //
