@@ -242,6 +242,25 @@ func (g *globals) unlocked(ctx context.Context) (*app.App, error) {
 }
 
 // connected is unlocked and started.
+// thing opens the app (connected, for a command that talks to the thing)
+// and finds THING by name, address or fingerprint prefix.
+func (g *globals) thing(ctx context.Context, query string, connect bool) (*app.App, app.Thing, error) {
+	open := func() (*app.App, error) { return g.open() }
+	if connect {
+		open = func() (*app.App, error) { return g.connected(ctx) }
+	}
+	a, err := open()
+	if err != nil {
+		return nil, app.Thing{}, err
+	}
+	th, err := a.FindThing(query)
+	if err != nil {
+		a.Close()
+		return nil, app.Thing{}, err
+	}
+	return a, th, nil
+}
+
 func (g *globals) connected(ctx context.Context) (*app.App, error) {
 	a, err := g.unlocked(ctx)
 	if err != nil {
@@ -537,15 +556,11 @@ func cmdHistory(ctx context.Context, g *globals, args []string) error {
 	if err := parse(fs, args, 1, 1); err != nil {
 		return err
 	}
-	a, err := g.open()
+	a, th, err := g.thing(ctx, fs.Arg(0), false)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	th, err := a.FindThing(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	q := app.HistoryQuery{Limit: *limit, Before: *before, Contains: *grep}
 	if *kind != "" {
 		q.Kinds = []app.EntryKind{app.EntryKind(*kind)}
@@ -581,15 +596,11 @@ func cmdInvite(ctx context.Context, g *globals, args []string) error {
 	if err := parse(fs, args, 1, 3); err != nil {
 		return err
 	}
-	a, err := g.connected(ctx)
+	a, th, err := g.thing(ctx, fs.Arg(0), true)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	th, err := a.FindThing(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	inv, err := a.Invite(ctx, th.ID, wire.Role(fs.Arg(1)), fs.Arg(2))
 	if err != nil {
 		return err
@@ -612,15 +623,11 @@ func cmdUsers(ctx context.Context, g *globals, args []string) error {
 	if err := parse(fs, args, 1, 1); err != nil {
 		return err
 	}
-	a, err := g.connected(ctx)
+	a, th, err := g.thing(ctx, fs.Arg(0), true)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	th, err := a.FindThing(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	users, err := a.Users(ctx, th.ID)
 	if err != nil {
 		return err
@@ -643,15 +650,11 @@ func cmdRevoke(ctx context.Context, g *globals, args []string) error {
 	if err := parse(fs, args, 2, 2); err != nil {
 		return err
 	}
-	a, err := g.connected(ctx)
+	a, th, err := g.thing(ctx, fs.Arg(0), true)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	th, err := a.FindThing(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	if err := a.Revoke(ctx, th.ID, fs.Arg(1)); err != nil {
 		return err
 	}
@@ -664,15 +667,11 @@ func cmdRename(ctx context.Context, g *globals, args []string) error {
 	if err := parse(fs, args, 2, -1); err != nil {
 		return err
 	}
-	a, err := g.open()
+	a, th, err := g.thing(ctx, fs.Arg(0), false)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	th, err := a.FindThing(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	_, err = a.Rename(ctx, th.ID, strings.Join(fs.Args()[1:], " "))
 	return err
 }
@@ -683,15 +682,11 @@ func cmdRemove(ctx context.Context, g *globals, args []string) error {
 	if err := parse(fs, args, 1, 1); err != nil {
 		return err
 	}
-	a, err := g.connected(ctx)
+	a, th, err := g.thing(ctx, fs.Arg(0), true)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	th, err := a.FindThing(fs.Arg(0))
-	if err != nil {
-		return err
-	}
 	return a.Remove(ctx, th.ID, *force)
 }
 
