@@ -9,6 +9,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+	"github.com/emersion/go-message/mail"
 
 	"github.com/thingpost/thingpost/keystore"
 )
@@ -112,6 +113,26 @@ func Open(ctx context.Context, raw []byte, opts OpenOptions) (*Message, error) {
 	return m, nil
 }
 
+// readPayload checks the size of raw and returns its outer header and its
+// OpenPGP packets, dearmored and checked for what no signature covers.
+func readPayload(raw []byte, limit int64) (mail.Header, []byte, error) {
+	if int64(len(raw)) > limit {
+		return mail.Header{}, nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), limit)
+	}
+	outer, armored, err := parseOuter(raw, limit)
+	if err != nil {
+		return mail.Header{}, nil, err
+	}
+	bin, err := dearmor(armored, limit)
+	if err != nil {
+		return mail.Header{}, nil, err
+	}
+	if err := checkPackets(bin); err != nil {
+		return mail.Header{}, nil, err
+	}
+	return outer, bin, nil
+}
+
 func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -120,18 +141,8 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 		return nil, errors.New("no decryption identity (OpenOptions.Self)")
 	}
 	limit, now, skew := limits(o.MaxSize, o.Now, o.ClockSkew)
-	if int64(len(raw)) > limit {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), limit)
-	}
-	outer, armored, err := parseOuter(raw, limit)
+	outer, bin, err := readPayload(raw, limit)
 	if err != nil {
-		return nil, err
-	}
-	bin, err := dearmor(armored, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPackets(bin); err != nil {
 		return nil, err
 	}
 	d, err := safeDecrypt(bin, decryptRing{self: o.Self.Entity()}, nil, limit, now)

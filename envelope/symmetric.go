@@ -77,18 +77,8 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 		return nil, err
 	}
 	limit, now, skew := limits(o.MaxSize, o.Now, o.ClockSkew)
-	if int64(len(raw)) > limit {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(raw), limit)
-	}
-	outer, armored, err := parseOuter(raw, limit)
+	outer, bin, err := readPayload(raw, limit)
 	if err != nil {
-		return nil, err
-	}
-	bin, err := dearmor(armored, limit)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkPackets(bin); err != nil {
 		return nil, err
 	}
 	ske, err := symmetricKey(bin)
