@@ -47,6 +47,39 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 	reportLatency(b, samples)
 }
 
+// BenchmarkCommandRoundTripIdle is the round trip of a command sent while
+// the app is idle, as when a person taps a switch: between commands,
+// outside the timer, the previous reply is committed (History waits for
+// that). Back to back (BenchmarkCommandRoundTrip), a command's durable
+// outbox write queues behind the previous reply's commit: bbolt has one
+// writer.
+func BenchmarkCommandRoundTripIdle(b *testing.B) {
+	ctx := testCtx(b)
+	d := startDemo(b, demo.Options{Rate: 1 << 20, Burst: 1 << 20})
+	a := person(b, "Alice", d.Person, app.Options{})
+	th, err := a.PairImage(ctx, d.Thing("light").QR)
+	if err != nil {
+		b.Fatal(err)
+	}
+	samples := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for b.Loop() {
+		start := time.Now()
+		if _, err := a.Do(ctx, th.ID, "toggle"); err != nil {
+			b.Fatal(err)
+		}
+		samples = append(samples, time.Since(start))
+		b.StopTimer()
+		if _, err := a.History(ctx, th.ID, app.HistoryQuery{Limit: 1}); err != nil {
+			b.Fatal(err)
+		}
+		time.Sleep(2 * time.Millisecond)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	reportLatency(b, samples)
+}
+
 // BenchmarkScanToFirstReply: from the bytes of a QR image to the thing's
 // first verified reply (decode, Securejoin v3, describe) on the demo home.
 // Between rounds the owner removes the thing, which returns it to its

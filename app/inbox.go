@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/mail"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -68,6 +69,11 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 		}
 	}
 	now := a.now()
+	at := now
+	if !msg.Date.IsZero() {
+		at = msg.Date
+	}
+	released := wm.Reply != nil && msg.InReplyTo != "" && a.answerEarly(msg, thingID, self, wm.Reply, at, now)
 	var (
 		entry   *Entry
 		cmdID   string
@@ -90,19 +96,15 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 			return err
 		}
 		th.LastSeen, th.Unanswered = now, 0
-		e := &Entry{Thing: thingID, Kind: EntryMessage, Time: now, Text: msg.Text, Verified: true, MessageID: msg.MessageID}
-		if !msg.Date.IsZero() {
-			e.Time = msg.Date
-		}
+		e := &Entry{Thing: thingID, Kind: EntryMessage, Time: at, Text: msg.Text, Verified: true, MessageID: msg.MessageID}
 		switch {
 		case wm.Reply != nil:
 			e.Reply = wm.Reply
 			if wm.Reply.Text != "" {
 				e.Text = wm.Reply.Text
 			}
-			applyReplyToThing(&th.Thing, wm.Reply, e.Time)
 			if msg.InReplyTo != "" {
-				ok, err := a.answer(tx, th, msg, wm.Reply, e)
+				ok, err := a.answer(tx, th, msg, wm.Reply, e, now)
 				if err != nil {
 					return err
 				}
@@ -110,7 +112,7 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 					cmdID = e.CommandID
 				}
 			}
-			if !roleFromUsers(&th.Thing, wm.Reply.Users, self) && e.CommandID == "" {
+			if !applyReply(&th.Thing, wm.Reply, self, at) && e.CommandID == "" {
 				learnRole(&th.Thing, e.Text)
 			}
 		case wm.Event != nil:
@@ -138,12 +140,22 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 		entry, changed = e, true
 		return nil
 	})
-	if errors.Is(err, ErrNotFound) {
-		// Removed meanwhile.
-		return transport.Keep(), nil
+	a.mu.Lock()
+	if released {
+		close(a.committing)
+		a.committing = nil
+	}
+	if err == nil || errors.Is(err, ErrNotFound) {
+		delete(a.settled, msg.InReplyTo)
+	}
+	a.mu.Unlock()
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		// The message is offered again; an early outcome stays until then.
+		return transport.Disposition{}, err
 	}
 	if err != nil {
-		return transport.Disposition{}, err
+		// Removed meanwhile.
+		return transport.Keep(), nil
 	}
 	if !changed {
 		return transport.Delete(), nil
@@ -159,10 +171,87 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 	return transport.Delete(), nil
 }
 
+// answerEarly releases the waiters of the command a verified reply answers
+// before fromThing commits the reply, so that Wait and Do do not wait for
+// that fsync: the outcome (settled, read by Command) and the thing's new
+// state (things) live in memory until the commit replaces them, History
+// and Pending wait for the commit (committing), and the events follow it.
+// The reply stays in the mailbox until the commit is done, so a crash in
+// between loses nothing: the message is offered again. It reports whether
+// it released the command; fromThing then ends committing.
+func (a *App) answerEarly(msg *envelope.Message, thingID, self string, r *wire.Reply, at, now time.Time) bool {
+	var c *commandRecord
+	err := a.st.db.View(func(tx *bbolt.Tx) error {
+		var err error
+		c, err = getCommand(tx, msg.InReplyTo)
+		return err
+	})
+	if err != nil || c.Thing != thingID || c.Status == StatusAnswered || c.Status == StatusRefused {
+		return false // answer decides, in the transaction
+	}
+	settle(c, r, msg, now)
+	a.mu.Lock()
+	if _, done := a.settled[c.ID]; done {
+		// Offered again after a failed commit: already released.
+		a.mu.Unlock()
+		return false
+	}
+	a.settled[c.ID] = c.Command
+	a.committing = make(chan struct{})
+	if old, ok := a.things[thingID]; ok {
+		th := *old
+		th.Thing = cloneThing(&old.Thing)
+		th.LastSeen, th.Unanswered = now, 0
+		applyReply(&th.Thing, r, self, at)
+		a.things[thingID] = &th
+	}
+	ws := a.waiters[c.ID]
+	delete(a.waiters, c.ID)
+	a.mu.Unlock()
+	for _, ch := range ws {
+		close(ch)
+	}
+	// Let the released waiter run now: the commit that follows blocks in
+	// fsync, and a goroutine woken on this P could wait for that.
+	runtime.Gosched()
+	return true
+}
+
+// awaitCommit waits for the commit of a reply answerEarly released.
+func (a *App) awaitCommit(ctx context.Context) error {
+	a.mu.RLock()
+	ch := a.committing
+	a.mu.RUnlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// settle records a reply as the outcome of its command.
+func settle(c *commandRecord, r *wire.Reply, msg *envelope.Message, now time.Time) {
+	c.Late = c.Status == StatusExpired
+	c.Status, c.Reply, c.DoneAt = StatusAnswered, r, now
+	if !r.OK {
+		c.Status = StatusRefused
+	}
+	for _, p := range msg.Parts {
+		if p.ContentType == "image/png" && len(p.Body) > 0 {
+			c.Image = p.Body
+			break
+		}
+	}
+}
+
 // answer matches a reply to its command (In-Reply-To, and the command went
 // to this very thing) and records the outcome. It reports whether the reply
 // answered a command of ours.
-func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wire.Reply, e *Entry) (bool, error) {
+func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wire.Reply, e *Entry, now time.Time) (bool, error) {
 	c, err := getCommand(tx, msg.InReplyTo)
 	if errors.Is(err, ErrNotFound) {
 		a.log.Info("a reply to no command of ours", "thing", th.ID, "in_reply_to", msg.InReplyTo)
@@ -181,20 +270,7 @@ func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wi
 		a.log.Info("a second reply to one command", "thing", th.ID, "command", c.ID)
 		return false, nil
 	}
-	c.Late = c.Status == StatusExpired
-	c.Status, c.Reply, c.DoneAt = StatusAnswered, r, a.now()
-	if !r.OK {
-		c.Status = StatusRefused
-	}
-	if c.Late {
-		th.Unanswered = 0
-	}
-	for _, p := range msg.Parts {
-		if p.ContentType == "image/png" && len(p.Body) > 0 {
-			c.Image = p.Body
-			break
-		}
-	}
+	settle(c, r, msg, now)
 	if err := putCommand(tx, c); err != nil {
 		return false, err
 	}
@@ -223,7 +299,9 @@ func (a *App) finished(cmdID string) {
 	}
 }
 
-func applyReplyToThing(t *Thing, r *wire.Reply, at time.Time) {
+// applyReply takes what a verified reply says about the thing: state,
+// capabilities and our role. It reports whether the reply told our role.
+func applyReply(t *Thing, r *wire.Reply, self string, at time.Time) bool {
 	mergeState(t, r.State, at)
 	if caps := r.Capabilities; caps != nil {
 		t.Capabilities = caps
@@ -232,6 +310,7 @@ func applyReplyToThing(t *Thing, r *wire.Reply, at time.Time) {
 			t.Name = caps.Name
 		}
 	}
+	return roleFromUsers(t, r.Users, self)
 }
 
 func mergeState(t *Thing, s wire.State, at time.Time) {

@@ -159,3 +159,85 @@ func mustPublic(t *testing.T, a *app.App) string {
 	}
 	return k.Keydata()
 }
+
+// TestReplyOnce: the same verified reply delivered twice answers its
+// command once: one final command event, one reply in the history; and
+// when that event comes, the history already holds the reply.
+func TestReplyOnce(t *testing.T) {
+	ctx := testCtx(t)
+	d := startDemo(t, demo.Options{})
+	alice := person(t, "Alice", d.Person, app.Options{})
+	lamp, err := alice.PairImage(ctx, d.Thing("light").QR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The lamp forgets alice, so that only the reply made here answers.
+	if err := alice.Revoke(ctx, lamp.ID, d.Person.Address); err != nil {
+		t.Fatal(err)
+	}
+	ev := watchEvents(t, alice)
+	c, err := alice.Send(ctx, lamp.ID, "on", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aliceKey, err := keystore.ImportKeydata(mustPublic(t, alice))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hv, err := wire.Encode(wire.Message{Version: wire.Version, Reply: &wire.Reply{OK: true, Text: "The lamp is on.",
+		State: wire.State{"power": wire.BoolValue(true)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := envelope.Seal(ctx, &envelope.Draft{From: d.Thing("light").Agent.Identity(), To: []*keystore.PublicKey{aliceKey},
+		InReplyTo: c.ID, Headers: []envelope.Field{{Name: wire.HeaderName, Value: hv}}, Text: "The lamp is on."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver(t, d.Home.SMTPAddr(), lamp.Addr, d.Person.Address, s.Raw)
+	got, err := alice.Wait(ctx, c.ID)
+	if err != nil || got.Status != app.StatusAnswered {
+		t.Fatalf("wait: %+v %v", got, err)
+	}
+	if th, _ := alice.Thing(lamp.ID); !th.State["power"].Equal(wire.BoolValue(true)) {
+		t.Errorf("state right after Wait: %v", th.State)
+	}
+	replies := func() int {
+		page, err := alice.History(ctx, lamp.ID, app.HistoryQuery{Kinds: []app.EntryKind{app.EntryReply}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range page.Entries {
+			if e.CommandID == c.ID {
+				n++
+			}
+		}
+		return n
+	}
+	ev.wait(5*time.Second, "the answered event", func(e app.Event) bool {
+		if e.Kind != app.EventCommand || e.Command.ID != c.ID || !e.Command.Status.Final() {
+			return false
+		}
+		if n := replies(); n != 1 {
+			t.Errorf("%d replies in the history when the event came", n)
+		}
+		return true
+	})
+	deliver(t, d.Home.SMTPAddr(), lamp.Addr, d.Person.Address, s.Raw)
+	// The second copy is read and dropped as seen: nothing more happens.
+	deadline := time.After(2 * time.Second)
+	for done := false; !done; {
+		select {
+		case e := <-ev.ch:
+			if e.Kind == app.EventCommand && e.Command.ID == c.ID {
+				t.Fatalf("a second event for the command: %+v", e.Command)
+			}
+		case <-deadline:
+			done = true
+		}
+	}
+	if n := replies(); n != 1 {
+		t.Fatalf("%d replies in the history", n)
+	}
+}
