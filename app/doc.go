@@ -36,7 +36,10 @@
 // of the thing's signed replies: the welcome after pairing lists the
 // joiner, the answer to "users" everyone. Things older than that machine
 // form say the role only in the welcome's text, which is read as a
-// fallback. Remove asks the thing to let us go before forgetting it: an
+// fallback. A mail server that delivers in parallel may hand over the
+// welcome before the thing's vc-contact-confirm: a message signed by the
+// key the pairing already verified is then held in app.db and applied once
+// the thing is paired. Remove asks the thing to let us go before forgetting it: an
 // owner revokes himself, anyone else sends "leave".
 //
 // Each command ends answered (with the reply), refused (with the thing's

@@ -1,8 +1,11 @@
 package app
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/thingpost/thingpost/wire"
 )
@@ -37,5 +40,45 @@ func TestRoleFromUsers(t *testing.T) {
 	th := Thing{Role: wire.RoleGuest, RoleExpires: end}
 	if !roleFromUsers(&th, []wire.User{{Fingerprint: me, Role: wire.RoleMember}}, me) || th.Role != wire.RoleMember || !th.RoleExpires.IsZero() {
 		t.Fatalf("%+v", th)
+	}
+}
+
+// TestHeldOfUnpairedThing: a message held for a pairing that never
+// finished stays while pairings may run, and is dropped at a start.
+func TestHeldOfUnpairedThing(t *testing.T) {
+	a, err := Open(Options{Dir: t.TempDir(), Secrets: NoKeyring{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	key := []byte("0123456789ABCDEF0123456789ABCDEF01234567/x")
+	put := func() {
+		if err := a.st.db.Update(func(tx *bbolt.Tx) error {
+			return putJSON(tx.Bucket(bucketHeld), key, heldMsg{Raw: []byte("From: x\r\n\r\nhi"), Time: time.Now()})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := func() bool {
+		var found bool
+		a.st.db.View(func(tx *bbolt.Tx) error {
+			found = tx.Bucket(bucketHeld).Get(key) != nil
+			return nil
+		})
+		return found
+	}
+	put()
+	a.applyHeld(context.Background(), false)
+	if !held() {
+		t.Fatal("dropped while a pairing may still run")
+	}
+	a.applyHeld(context.Background(), true)
+	if held() {
+		t.Fatal("kept at a start")
+	}
+	put()
+	a.dropHeld(context.Background(), "0123456789ABCDEF0123456789ABCDEF01234567")
+	if held() {
+		t.Fatal("kept after its pairing failed")
 	}
 }

@@ -1,15 +1,23 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/thingpost/thingpost/envelope"
+	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/securejoin"
+	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
 )
 
@@ -64,6 +72,9 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 		j: securejoin.NewJoiner(id, inv, a.now), joined: make(chan struct{}), wrong: make(chan struct{})}
 	status := PairingStatus{ID: p.id, ThingAddr: inv.Addr, ThingName: inv.Name, Fingerprint: inv.Fingerprint.String()}
 	fail := func(reason string, cause error) (Thing, error) {
+		if _, err := a.Thing(inv.Fingerprint.String()); err != nil {
+			a.dropHeld(context.WithoutCancel(ctx), inv.Fingerprint.String())
+		}
 		s := status
 		s.Step, s.Err = PairFailed, reason
 		a.emit(Event{Kind: EventPairing, Pairing: &s})
@@ -184,25 +195,46 @@ func (a *App) offerToPairings(ctx context.Context, raw []byte) bool {
 // step gives one message to a pairing's joiner.
 func (a *App) step(ctx context.Context, p *pairing, raw []byte) bool {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	taken, joined := a.stepLocked(ctx, p, raw)
+	p.mu.Unlock()
+	if joined {
+		if p.storeErr == nil {
+			// Outside p.mu: what was held goes through the inbox handler.
+			a.applyHeld(ctx, false)
+		}
+		close(p.joined)
+		if p.storeErr == nil {
+			a.emitPairing(p.status(), PairJoined)
+		}
+	}
+	return taken
+}
+
+// stepLocked is step under p.mu. It reports whether the message was
+// taken, and whether the thing confirmed the pairing with it.
+func (a *App) stepLocked(ctx context.Context, p *pairing, raw []byte) (taken, joined bool) {
 	if p.done {
-		return false
+		return false, false
 	}
 	out, err := p.j.Handle(ctx, raw)
 	if errors.Is(err, securejoin.ErrWrongKey) {
 		a.log.Warn("pairing: the inviter's key is not the code's", "thing", p.inv.Addr, "err", err)
 		p.done, p.wrongErr = true, err
 		close(p.wrong)
-		return true
+		return true, false
+	}
+	if errors.Is(err, securejoin.ErrNotHandshake) && p.j.Peer() != nil {
+		// Signed by the thing's verified key, and not its confirm: the
+		// welcome, which a mail server may deliver before the confirm.
+		return a.hold(ctx, p, raw), false
 	}
 	if err != nil {
 		a.log.Debug("not a step of this pairing", "thing", p.inv.Addr, "err", err)
-		return false
+		return false, false
 	}
-	status := PairingStatus{ID: p.id, ThingAddr: p.inv.Addr, ThingName: p.inv.Name, Fingerprint: p.inv.Fingerprint.String()}
 	if !p.verified && p.j.Peer() != nil {
 		p.verified = true
-		a.emitPairing(status, PairVerified)
+		a.emitPairing(p.status(), PairVerified)
 	}
 	if out != nil {
 		if err := a.queueRaw(out.MessageID, out.To, out.Raw, p.deadline); err != nil {
@@ -212,12 +244,103 @@ func (a *App) step(ctx context.Context, p *pairing, raw []byte) bool {
 	if p.j.Done() {
 		p.done = true
 		p.storeErr = a.storePaired(p)
-		close(p.joined)
-		if p.storeErr == nil {
-			a.emitPairing(status, PairJoined)
+		return true, true
+	}
+	return true, false
+}
+
+func (p *pairing) status() PairingStatus {
+	return PairingStatus{ID: p.id, ThingAddr: p.inv.Addr, ThingName: p.inv.Name, Fingerprint: p.inv.Fingerprint.String()}
+}
+
+// hold keeps a message the thing of a pairing sent before its
+// vc-contact-confirm (in app.db, so that a crash loses nothing) until the
+// thing is paired: then applyHeld hands it to the inbox handler. It takes
+// only a message that opens with the thing's verified key and is no
+// handshake step.
+func (a *App) hold(ctx context.Context, p *pairing, raw []byte) bool {
+	id, err := a.identity()
+	if err != nil {
+		return false
+	}
+	peer := p.j.Peer()
+	msg, err := envelope.Open(ctx, raw, envelope.OpenOptions{Self: id, Now: a.now(),
+		Trusted: func(addr string) []*keystore.PublicKey {
+			if addr == peer.Addr() {
+				return []*keystore.PublicKey{peer}
+			}
+			return nil
+		}})
+	if err != nil || msg.Header.Get(securejoin.HeaderStep) != "" {
+		return false
+	}
+	sum := sha256.Sum256(raw)
+	key := []byte(peer.Fingerprint().String() + "/" + hex.EncodeToString(sum[:]))
+	err = a.st.db.Update(func(tx *bbolt.Tx) error {
+		return putJSON(tx.Bucket(bucketHeld), key, heldMsg{Raw: raw, Time: a.now()})
+	})
+	if err != nil {
+		a.log.Error("hold a message of a pairing", "thing", p.inv.Addr, "err", err)
+		return false
+	}
+	a.log.Info("pairing: a message of the thing came before its confirm; held until then", "thing", p.inv.Addr)
+	return true
+}
+
+// heldMsg is a message held by hold.
+type heldMsg struct {
+	Raw  []byte    `json:"raw"`
+	Time time.Time `json:"time"`
+}
+
+// applyHeld hands the held messages of the things now paired to the inbox
+// handler, and forgets them. With dropUnpaired it also forgets those of
+// things not paired (no pairing survives a restart).
+func (a *App) applyHeld(ctx context.Context, dropUnpaired bool) {
+	a.heldFor(ctx, "", dropUnpaired)
+}
+
+// dropHeld forgets what was held for a pairing that failed.
+func (a *App) dropHeld(ctx context.Context, thingID string) {
+	a.heldFor(ctx, thingID, true)
+}
+
+// heldFor is applyHeld for the messages held for thingID ("": all).
+func (a *App) heldFor(ctx context.Context, thingID string, dropUnpaired bool) {
+	type item struct {
+		key []byte
+		msg heldMsg
+	}
+	var items []item
+	err := a.st.db.View(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketHeld).Cursor()
+		for k, v := c.Seek([]byte(thingID)); k != nil && bytes.HasPrefix(k, []byte(thingID)); k, v = c.Next() {
+			it := item{key: bytes.Clone(k)}
+			if err := json.Unmarshal(v, &it.msg); err != nil {
+				a.log.Error("a held message is damaged; dropped", "key", string(k), "err", err)
+			}
+			items = append(items, it)
+		}
+		return nil
+	})
+	if err != nil {
+		a.log.Error("read held messages", "err", err)
+		return
+	}
+	for _, it := range items {
+		owner, _, _ := strings.Cut(string(it.key), "/")
+		if _, err := a.thingKey(owner); err == nil && it.msg.Raw != nil {
+			if _, err := a.handle(ctx, transport.Msg{Raw: it.msg.Raw}); err != nil {
+				a.log.Warn("apply a held message; kept for the next start", "thing", owner, "err", err)
+				continue
+			}
+		} else if !dropUnpaired {
+			continue
+		}
+		if err := a.st.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketHeld).Delete(it.key) }); err != nil {
+			a.log.Error("forget a held message", "err", err)
 		}
 	}
-	return true
 }
 
 // storePaired records the thing whose key the handshake verified.

@@ -35,6 +35,9 @@ func (a *App) Start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
+	// Messages held for a pairing that a crash interrupted: applied if the
+	// thing got paired, else dropped.
+	a.applyHeld(ctx, true)
 	pending, err := a.st.pendingCommands()
 	if err != nil {
 		return fmt.Errorf("start: %w", err)

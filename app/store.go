@@ -26,6 +26,7 @@ var (
 	bucketCommands = []byte("commands")
 	bucketOutbox   = []byte("outbox")
 	bucketHistory  = []byte("history")
+	bucketHeld     = []byte("held")
 	seenBucket     = "seen"
 
 	keyProfile = []byte("profile")
@@ -98,7 +99,7 @@ func openStore(dir string) (*store, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketThings, bucketCommands, bucketOutbox, bucketHistory} {
+		for _, b := range [][]byte{bucketMeta, bucketThings, bucketCommands, bucketOutbox, bucketHistory, bucketHeld} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
