@@ -39,8 +39,10 @@
 // fallback. A mail server that delivers in parallel may hand over the
 // welcome before the thing's vc-contact-confirm: a message signed by the
 // key the pairing already verified is then held in app.db and applied once
-// the thing is paired. Remove asks the thing to let us go before forgetting it: an
-// owner revokes himself, anyone else sends "leave".
+// the thing is paired.
+//
+// Remove asks the thing to let us go before forgetting it: an owner
+// revokes himself, anyone else sends "leave".
 //
 // Each command ends answered (with the reply), refused (with the thing's
 // reason), expired (no answer within its time; a command still unsent when
