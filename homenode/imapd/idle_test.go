@@ -65,9 +65,6 @@ func TestIdlePushToEveryConnection(t *testing.T) {
 // time. With go-imap's own SessionTracker.Idle 5-10 % of these were missed.
 func TestIdleRaceDeliverRightAfterIdling(t *testing.T) {
 	iterations := 1000
-	if raceEnabled {
-		iterations = 150
-	}
 	if testing.Short() {
 		iterations = 100
 	}

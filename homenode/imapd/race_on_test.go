@@ -1,5 +1,0 @@
-//go:build race
-
-package imapd
-
-const raceEnabled = true
