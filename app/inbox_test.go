@@ -1,14 +1,14 @@
 package app_test
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/emersion/go-smtp"
 
@@ -51,7 +51,7 @@ func deliver(t *testing.T, mx, from, to string, raw []byte) {
 func TestInboxDropsUnverified(t *testing.T) {
 	ctx := testCtx(t)
 	d := startDemo(t, demo.Options{})
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	alice := person(t, "Alice", d.Person, app.Options{CommandTimeout: 4 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	lamp, err := alice.PairImage(ctx, d.Thing("light").QR)
@@ -128,23 +128,6 @@ func TestInboxDropsUnverified(t *testing.T) {
 	if n := strings.Count(logs.String(), "dropped: not verified as from a paired thing"); n != 4 {
 		t.Fatalf("%d drops logged, want 4:\n%s", n, logs.String())
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func mustPublic(t *testing.T, a *app.App) string {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/thingpost/thingpost/wire"
 )
 
@@ -94,10 +96,10 @@ func TestCrashExactlyOnce(t *testing.T) {
 
 	var mu sync.Mutex
 	var proc *exec.Cmd
-	var logs strings.Builder
+	var logs testutil.SyncBuffer
 	start := func() {
 		c := exec.Command(bin, "run", "--data", data)
-		c.Stderr = &lockedWriter{w: &logs}
+		c.Stderr = &logs
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}

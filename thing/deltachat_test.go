@@ -2,15 +2,15 @@ package thing_test
 
 import (
 	"context"
-	"io"
 	"net"
 	"os"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/thingpost/thingpost/internal/dcrpc"
 	"github.com/thingpost/thingpost/transport"
@@ -33,8 +33,8 @@ func startDeltaChat(t *testing.T, ctx context.Context) *dcPeer {
 		}
 		t.Skipf("Delta Chat core not installed (run scripts/bootstrap.sh): %v", err)
 	}
-	var log strings.Builder
-	c, err := dcrpc.Start(bin, t.TempDir(), &lockedWriter{w: &log})
+	var log testutil.SyncBuffer
+	c, err := dcrpc.Start(bin, t.TempDir(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,16 +225,4 @@ func TestDeltaChatOwnsALamp(t *testing.T) {
 			}
 		})
 	}
-}
-
-// lockedWriter serialises writes from the core's log reader.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
 )
@@ -39,28 +40,10 @@ func addUser(t *testing.T, st *mailstore.Store, addr, pw string) {
 
 func tcp(ip string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(ip), Port: 40000} }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAuthenticate(t *testing.T) {
 	st := newStore(t)
 	addUser(t, st, "alice@home.test", "sesame")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	a := NewAuthenticator(st, slog.New(slog.NewTextHandler(&logs, nil)))
 	ctx := context.Background()
 
@@ -98,7 +81,7 @@ func TestAuthenticate(t *testing.T) {
 func TestAuthenticateRateLimit(t *testing.T) {
 	st := newStore(t)
 	addUser(t, st, "alice@home.test", "sesame")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	a := NewAuthenticator(st, slog.New(slog.NewTextHandler(&logs, nil)))
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a.now = func() time.Time { return now }

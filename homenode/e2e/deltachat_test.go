@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/thingpost/thingpost/homenode"
 	"github.com/thingpost/thingpost/internal/dcrpc"
 )
@@ -65,7 +67,7 @@ func TestDeltaChatTwoHomes(t *testing.T) {
 // message each way, checking text, sender and the padlock.
 func deltaChatScenario(t *testing.T, bin string, ha *home, alice string, hb *home, bob string) {
 
-	coreLog := &logBuffer{}
+	coreLog := &testutil.SyncBuffer{}
 	c, err := dcrpc.Start(bin, t.TempDir(), coreLog)
 	if err != nil {
 		t.Fatal(err)

@@ -10,9 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -49,25 +50,6 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// logBuffer collects a node's log; it is printed when the test fails (t.Log
-// cannot be used from goroutines that may outlive the test).
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // home is one in-process node with its own data directory and accounts.
 type home struct {
 	t      testing.TB
@@ -75,7 +57,7 @@ type home struct {
 	Dir    string
 	Cfg    *homenode.Config
 	Node   *homenode.Node
-	Log    *logBuffer
+	Log    *testutil.SyncBuffer
 	Pass   map[string]string // address -> password
 }
 
@@ -98,7 +80,7 @@ func newHome(t testing.TB, domain string, edit func(*homenode.Config)) *home {
 	if edit != nil {
 		edit(cfg)
 	}
-	h := &home{t: t, Domain: domain, Dir: dir, Cfg: cfg, Log: &logBuffer{}, Pass: map[string]string{}}
+	h := &home{t: t, Domain: domain, Dir: dir, Cfg: cfg, Log: &testutil.SyncBuffer{}, Pass: map[string]string{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log of node %s:\n%s", domain, h.Log)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 )
 
 // binaryOnce builds cmd/homenode once per test binary run.
@@ -61,7 +63,7 @@ type proc struct {
 	bin  string
 	dir  string
 	cmd  *exec.Cmd
-	log  *logBuffer
+	log  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -98,7 +100,7 @@ func mustHomenode(t *testing.T, stdin string, args ...string) string {
 // startProc runs "homenode run" and waits until addr accepts connections.
 func startProc(t *testing.T, dir, waitAddr string, extra ...string) *proc {
 	t.Helper()
-	p := &proc{t: t, bin: homenodeBinary.get(t), dir: dir, log: &logBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, bin: homenodeBinary.get(t), dir: dir, log: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(p.bin, append([]string{"run", "--data", dir}, extra...)...)
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
 	if err := p.cmd.Start(); err != nil {

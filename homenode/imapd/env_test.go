@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,9 +17,10 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -46,30 +46,12 @@ const (
 	pass  = "secret"
 )
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 type env struct {
 	t     testing.TB
 	store *mailstore.Store
 	srv   *Server
 	addr  string
-	logs  *syncBuffer
+	logs  *testutil.SyncBuffer
 	path  string
 }
 
@@ -86,7 +68,7 @@ func newEnv(t testing.TB, opts Options) *env {
 			t.Fatal(err)
 		}
 	}
-	e := &env{t: t, store: st, logs: &syncBuffer{}, path: path}
+	e := &env{t: t, store: st, logs: &testutil.SyncBuffer{}, path: path}
 	e.start(opts)
 	t.Cleanup(func() {
 		e.srv.Close()

@@ -17,7 +17,6 @@ import (
 	"net/textproto"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -73,23 +72,6 @@ func inbox(t testing.TB, st *mailstore.Store, addr string) [][]byte {
 	}
 	t.Fatalf("%s has no INBOX", addr)
 	return nil
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/emersion/go-message"
 	"github.com/emersion/go-msgauth/dkim"
 )
@@ -68,7 +70,7 @@ func TestDeliverToMX(t *testing.T) {
 			// Two remote nodes: one offers STARTTLS, one is plain text.
 			remote, remoteAddr := remoteMX(t, "remote.test", tlsCfg, "dave@remote.test")
 			other, otherAddr := remoteMX(t, "other.test", nil, "erin@other.test")
-			var logs syncBuffer
+			var logs testutil.SyncBuffer
 			q := New(home, Options{
 				Hostname: "mail.home.test",
 				DKIM:     &DKIM{Selector: "homenode", Signer: tc.key, Domains: []string{"home.test"}},
@@ -216,7 +218,7 @@ func TestPermanentFailureBounces(t *testing.T) {
 func TestNoBounceForNullSender(t *testing.T) {
 	home := newStore(t, "alice@home.test")
 	_, remoteAddr := remoteMX(t, "remote.test", nil, "dave@remote.test")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	q := New(home, Options{StaticMX: map[string]string{"remote.test": remoteAddr}, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	run(t, q)
 	if _, err := q.Enqueue(context.Background(), "", []string{"nobody@remote.test"}, msgText("alice@home.test", "nobody@remote.test", "null")); err != nil {

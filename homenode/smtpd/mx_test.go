@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
@@ -13,7 +15,7 @@ func TestMX(t *testing.T) {
 	st := newStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	addUser(t, st, "bob@home.test", "pw-bob")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	srv := NewMX(st, MXOptions{Hostname: "mx.home.test", Domains: []string{"home.test"}, MaxSize: 8 << 10, Logger: testLogger(&logs)})
 	addr := serve(t, srv, nil)
 

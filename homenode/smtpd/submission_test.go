@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -20,7 +22,7 @@ import (
 
 type submissionEnv struct {
 	st   *mailstore.Store
-	logs *syncBuffer
+	logs *testutil.SyncBuffer
 	srv  *Server
 	addr string
 }
@@ -30,7 +32,7 @@ func newSubmission(t testing.TB, opts SubmissionOptions, wrap func(net.Listener)
 	st := newStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	addUser(t, st, "bob@home.test", "pw-bob")
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	opts.Hostname = "mail.home.test"
 	opts.Domains = []string{"home.test"}
 	if opts.Logger == nil {
@@ -289,7 +291,7 @@ func TestSubmissionTLS(t *testing.T) {
 func TestShutdown(t *testing.T) {
 	st := newStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	srv := NewMX(st, MXOptions{Domains: []string{"home.test"}, Logger: testLogger(&logs)})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -362,7 +364,7 @@ func TestShutdown(t *testing.T) {
 func TestShutdownDeadline(t *testing.T) {
 	st := newStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
-	srv := NewMX(st, MXOptions{Domains: []string{"home.test"}, Logger: testLogger(&syncBuffer{})})
+	srv := NewMX(st, MXOptions{Domains: []string{"home.test"}, Logger: testLogger(&testutil.SyncBuffer{})})
 	addr := serve(t, srv, nil)
 	// A client that opens a transaction and then stalls.
 	a := dial(t, addr)
