@@ -45,35 +45,6 @@ func newStore(t testing.TB, users ...string) *mailstore.Store {
 	return st
 }
 
-func inbox(t testing.TB, st *mailstore.Store, addr string) [][]byte {
-	t.Helper()
-	ctx := context.Background()
-	boxes, err := st.Mailboxes(ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mb := range boxes {
-		if mb.Name != "INBOX" {
-			continue
-		}
-		infos, err := st.Messages(ctx, addr, mb.ID, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out [][]byte
-		for _, m := range infos {
-			raw, err := st.MessageRaw(ctx, addr, mb.ID, m.UID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, raw)
-		}
-		return out
-	}
-	t.Fatalf("%s has no INBOX", addr)
-	return nil
-}
-
 func selfSigned(t testing.TB) (*tls.Config, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

@@ -82,10 +82,10 @@ func TestDeliverToMX(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "delivery to both nodes", func() bool {
-				return len(inbox(t, remote, "dave@remote.test")) == 1 && len(inbox(t, other, "erin@other.test")) == 1 && queueLen(t, home) == 0
+				return len(testutil.Inbox(t, remote, "dave@remote.test")) == 1 && len(testutil.Inbox(t, other, "erin@other.test")) == 1 && queueLen(t, home) == 0
 			})
 			txt := dkimTXT(t, tc.key.Public())
-			for _, got := range [][]byte{inbox(t, remote, "dave@remote.test")[0], inbox(t, other, "erin@other.test")[0]} {
+			for _, got := range [][]byte{testutil.Inbox(t, remote, "dave@remote.test")[0], testutil.Inbox(t, other, "erin@other.test")[0]} {
 				if header(got, "DKIM-Signature") == "" {
 					t.Fatalf("no DKIM-Signature:\n%s", got)
 				}
@@ -99,10 +99,10 @@ func TestDeliverToMX(t *testing.T) {
 					t.Fatal("tampered message verified")
 				}
 			}
-			if rcv := header(inbox(t, remote, "dave@remote.test")[0], "Received"); !strings.Contains(rcv, "ESMTPS") || !strings.Contains(rcv, "from mail.home.test") {
+			if rcv := header(testutil.Inbox(t, remote, "dave@remote.test")[0], "Received"); !strings.Contains(rcv, "ESMTPS") || !strings.Contains(rcv, "from mail.home.test") {
 				t.Errorf("delivery to the STARTTLS node not over TLS or EHLO name wrong: Received: %s", rcv)
 			}
-			if rcv := header(inbox(t, other, "erin@other.test")[0], "Received"); !strings.Contains(rcv, "with ESMTP ") {
+			if rcv := header(testutil.Inbox(t, other, "erin@other.test")[0], "Received"); !strings.Contains(rcv, "with ESMTP ") {
 				t.Errorf("Received on the plain node: %s", rcv)
 			}
 			if n := strings.Count(logs.String(), "msg=delivered"); n != 2 {
@@ -138,8 +138,8 @@ func TestRetryTemporaryFailure(t *testing.T) {
 	}
 	clk.Add(61 * time.Second)
 	q.Kick()
-	waitFor(t, "the retry", func() bool { return len(inbox(t, remote, "dave@remote.test")) == 1 && queueLen(t, home) == 0 })
-	if got := inbox(t, home, "alice@home.test"); len(got) != 0 {
+	waitFor(t, "the retry", func() bool { return len(testutil.Inbox(t, remote, "dave@remote.test")) == 1 && queueLen(t, home) == 0 })
+	if got := testutil.Inbox(t, home, "alice@home.test"); len(got) != 0 {
 		t.Fatalf("a temporary failure bounced: %q", got)
 	}
 }
@@ -191,9 +191,9 @@ func TestPermanentFailureBounces(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "delivery and bounce", func() bool {
-		return len(inbox(t, remote, "dave@remote.test")) == 1 && len(inbox(t, home, "alice@home.test")) == 1 && queueLen(t, home) == 0
+		return len(testutil.Inbox(t, remote, "dave@remote.test")) == 1 && len(testutil.Inbox(t, home, "alice@home.test")) == 1 && queueLen(t, home) == 0
 	})
-	dsn := inbox(t, home, "alice@home.test")[0]
+	dsn := testutil.Inbox(t, home, "alice@home.test")[0]
 	for field, want := range map[string]string{
 		"From": "MAILER-DAEMON@mail.home.test", "To": "<alice@home.test>", "Auto-Submitted": "auto-replied", "Return-Path": "<>",
 	} {
@@ -225,7 +225,7 @@ func TestNoBounceForNullSender(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the item to go", func() bool { return queueLen(t, home) == 0 })
-	if got := inbox(t, home, "alice@home.test"); len(got) != 0 {
+	if got := testutil.Inbox(t, home, "alice@home.test"); len(got) != 0 {
 		t.Fatalf("a null-sender message was bounced: %q", got)
 	}
 	if !strings.Contains(logs.String(), "bounce suppressed") {
@@ -249,13 +249,13 @@ func TestExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the first attempt", func() bool { return queued(t, home).Attempts == 1 })
-	if got := inbox(t, home, "alice@home.test"); len(got) != 0 {
+	if got := testutil.Inbox(t, home, "alice@home.test"); len(got) != 0 {
 		t.Fatal("bounced before the 5 days")
 	}
 	clk.Add(5*24*time.Hour + time.Minute)
 	q.Kick()
-	waitFor(t, "the expiry bounce", func() bool { return len(inbox(t, home, "alice@home.test")) == 1 && queueLen(t, home) == 0 })
-	dsn := inbox(t, home, "alice@home.test")[0]
+	waitFor(t, "the expiry bounce", func() bool { return len(testutil.Inbox(t, home, "alice@home.test")) == 1 && queueLen(t, home) == 0 })
+	dsn := testutil.Inbox(t, home, "alice@home.test")[0]
 	if !bytes.Contains(dsn, []byte("gave up after 5 days")) || !bytes.Contains(dsn, []byte("connect to "+dead)) {
 		t.Errorf("expiry bounce does not say why:\n%s", dsn)
 	}

@@ -7,6 +7,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 )
 
 // TestRunStopsDuringDelivery: cancelling Run while a remote server hangs
@@ -65,7 +67,7 @@ func TestManyItems(t *testing.T) {
 	}
 	waitFor(t, "all deliveries", func() bool { return queueLen(t, home) == 0 })
 	for _, who := range []string{"dave@remote.test", "erin@remote.test"} {
-		got := inbox(t, remote, who)
+		got := testutil.Inbox(t, remote, who)
 		seen := map[string]bool{}
 		for _, m := range got {
 			id := header(m, "Message-ID")

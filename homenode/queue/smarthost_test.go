@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/thingpost/thingpost/homenode/accounts"
 	"github.com/thingpost/thingpost/homenode/smtpd"
 )
@@ -47,9 +49,9 @@ func TestSmarthost(t *testing.T) {
 			}
 			if tc.wantSent {
 				waitFor(t, "delivery through the smarthost", func() bool {
-					return len(inbox(t, provider, "dave@remote.test")) == 1 && queueLen(t, home) == 0
+					return len(testutil.Inbox(t, provider, "dave@remote.test")) == 1 && queueLen(t, home) == 0
 				})
-				if rcv := header(inbox(t, provider, "dave@remote.test")[0], "Received"); !strings.Contains(rcv, "ESMTPSA") {
+				if rcv := header(testutil.Inbox(t, provider, "dave@remote.test")[0], "Received"); !strings.Contains(rcv, "ESMTPSA") {
 					t.Errorf("not authenticated over TLS: Received: %s", rcv)
 				}
 				return
@@ -58,7 +60,7 @@ func TestSmarthost(t *testing.T) {
 			if it := queued(t, home); !strings.Contains(it.LastError, "AUTH") {
 				t.Errorf("LastError %q, want the AUTH failure", it.LastError)
 			}
-			if got := inbox(t, home, "alice@home.test"); len(got) != 0 {
+			if got := testutil.Inbox(t, home, "alice@home.test"); len(got) != 0 {
 				t.Error("a smarthost login failure bounced at once; it is a temporary (configuration) failure")
 			}
 		})
@@ -174,7 +176,7 @@ func TestNoPlaintextOffLoopback(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("attempt: %v, want %q", err, tc.wantErr)
 				}
-				if n := len(inbox(t, st, "dave@remote.test")); n != 0 {
+				if n := len(testutil.Inbox(t, st, "dave@remote.test")); n != 0 {
 					t.Fatal("mail went out in plain text")
 				}
 				return

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/thingpost/thingpost/internal/testutil"
+
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
@@ -42,7 +44,7 @@ func (n *node) start(t *testing.T, static map[string]string) {
 	}), nil)
 }
 
-func (n *node) inbox(t *testing.T) [][]byte { return inbox(t, n.st, n.user) }
+func (n *node) inbox(t *testing.T) [][]byte { return testutil.Inbox(t, n.st, n.user) }
 
 func submit(t *testing.T, addr, user, to, subject string) {
 	t.Helper()

@@ -36,7 +36,7 @@ func TestMX(t *testing.T) {
 			t.Fatalf("send: %v", err)
 		}
 		for _, who := range []string{"alice@home.test", "bob@home.test"} {
-			got := inbox(t, st, who)
+			got := testutil.Inbox(t, st, who)
 			if len(got) != 1 {
 				t.Fatalf("%s has %d messages, want 1", who, len(got))
 			}
@@ -53,7 +53,7 @@ func TestMX(t *testing.T) {
 		if err := send(c, "", []string{"bob@home.test"}, message("mailer-daemon@sender.example", "bob@home.test", "bounce", "x")); err != nil {
 			t.Fatalf("bounce to a local user: %v", err)
 		}
-		if got := inbox(t, st, "bob@home.test"); len(got) != 2 || !contains(got[1], "Return-Path: <>") {
+		if got := testutil.Inbox(t, st, "bob@home.test"); len(got) != 2 || !contains(got[1], "Return-Path: <>") {
 			t.Fatalf("bob's INBOX after a bounce: %d messages", len(got))
 		}
 	})
@@ -87,7 +87,7 @@ func TestMX(t *testing.T) {
 		if code(err) != 552 {
 			t.Fatalf("oversized DATA: %v, want 552", err)
 		}
-		if got := inbox(t, st, "alice@home.test"); len(got) != 1 {
+		if got := testutil.Inbox(t, st, "alice@home.test"); len(got) != 1 {
 			t.Fatalf("alice has %d messages after a refused oversized one, want 1", len(got))
 		}
 		// The declared size is refused before any data.

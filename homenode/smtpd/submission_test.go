@@ -162,7 +162,7 @@ func TestSubmissionSender(t *testing.T) {
 			}
 		})
 	}
-	if n := len(inbox(t, e.st, "bob@home.test")); n != 2 {
+	if n := len(testutil.Inbox(t, e.st, "bob@home.test")); n != 2 {
 		t.Fatalf("bob has %d messages, want the 2 allowed ones", n)
 	}
 }
@@ -179,7 +179,7 @@ func TestSubmissionDelivery(t *testing.T) {
 	}
 	// Right after the 250, the local copy is in the INBOX and the remote
 	// recipients are in the queue.
-	got := inbox(t, e.st, "bob@home.test")
+	got := testutil.Inbox(t, e.st, "bob@home.test")
 	if len(got) != 1 || !contains(got[0], "Return-Path: <alice@home.test>\r\n", "with ESMTPA id", "Message-ID: <", "Date: ", "Hello.") {
 		t.Fatalf("bob's INBOX: %q", got)
 	}
@@ -252,7 +252,7 @@ func TestSubmissionTLS(t *testing.T) {
 		if err := send(c, "alice@home.test", []string{"bob@home.test"}, message("alice@home.test", "bob@home.test", "tls", "x")); err != nil {
 			t.Fatal(err)
 		}
-		if got := inbox(t, e.st, "bob@home.test"); len(got) != 1 || !contains(got[0], "with ESMTPSA") {
+		if got := testutil.Inbox(t, e.st, "bob@home.test"); len(got) != 1 || !contains(got[0], "with ESMTPSA") {
 			t.Fatalf("bob's INBOX: %q", got)
 		}
 	})
@@ -352,7 +352,7 @@ func TestShutdown(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve after Shutdown: %v", err)
 	}
-	if got := inbox(t, st, "alice@home.test"); len(got) != 1 || !contains(got[0], "first half\r\nsecond half") {
+	if got := testutil.Inbox(t, st, "alice@home.test"); len(got) != 1 || !contains(got[0], "first half\r\nsecond half") {
 		t.Fatalf("in-flight message not stored whole: %q", got)
 	}
 	// B was closed.
