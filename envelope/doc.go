@@ -28,8 +28,8 @@
 // decryption key and verifies the signature itself against the keys
 // trusted for From, so that it knows which key signed and can check the
 // intended recipients and the issuer fingerprint; gopenpgp v2's Decrypt
-// says neither and hands back the plaintext together with a signature
-// error. And checkPackets and symmetricKey read the raw packets to refuse
+// does not say which key signed, and hands back the plaintext together
+// with a signature error. And checkPackets and symmetricKey read the raw packets to refuse
 // framing that no cryptographic check covers. gopenpgp v2 is built on
 // go-crypto's older openpgp API besides, whose Entity is not the
 // openpgp/v2 Entity that keystore hands out.
