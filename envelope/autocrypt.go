@@ -59,8 +59,9 @@ func (a *Autocrypt) attrs() string {
 }
 
 // Field is the complete header field "name: value" folded for the wire,
-// each line ending in CRLF: the attributes on the first line, then keydata
-// in lines of 77 characters. name is "Autocrypt" or "Autocrypt-Gossip".
+// each line ending in CRLF: the attributes on the first line, " keydata="
+// on the second, then the keydata in lines of 77 characters. name is
+// "Autocrypt" or "Autocrypt-Gossip".
 func (a *Autocrypt) Field(name string) string {
 	var b strings.Builder
 	b.WriteString(name + ": " + strings.TrimSuffix(a.attrs(), " keydata=") + "\r\n keydata=\r\n")

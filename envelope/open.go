@@ -163,8 +163,8 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	if sig.CreationTime.After(now.Add(skew)) {
-		return nil, fmt.Errorf("%w: signature dated %s, in the future", ErrBadSignature, sig.CreationTime.UTC().Format(time.RFC3339))
+	if err := notFuture(sig, now.Add(skew)); err != nil {
+		return nil, err
 	}
 	if len(sig.IntendedRecipients) > 0 && !intendedFor(sig, o.Self.Fingerprint()) {
 		return nil, fmt.Errorf("%w: signature by %s names %d intended recipients, not us (%s)",
@@ -195,6 +195,14 @@ func oneSignature(d *decrypted) (*packet.Signature, error) {
 		return d.sigs[0], nil
 	}
 	return nil, fmt.Errorf("%w: %d signatures, want one", ErrBadSignature, len(d.sigs))
+}
+
+// notFuture rejects a signature dated after at (now plus the clock skew).
+func notFuture(sig *packet.Signature, at time.Time) error {
+	if sig.CreationTime.After(at) {
+		return fmt.Errorf("%w: signature dated %s, in the future", ErrBadSignature, sig.CreationTime.UTC().Format(time.RFC3339))
+	}
+	return nil
 }
 
 func intendedFor(sig *packet.Signature, fpr keystore.Fingerprint) bool {

@@ -160,22 +160,51 @@ func parseContent(plain []byte, outer mail.Header, known knownKeys) (*Content, e
 			}
 		}
 	}
+	if err := c.readFrom(outer); err != nil {
+		return nil, err
+	}
+	c.readFields()
+	if err := collectParts(e, 0, &c.Parts); err != nil {
+		return nil, err
+	}
+	c.Text = firstText(c.Parts)
+	if inner.Has("Autocrypt") {
+		c.Autocrypt, _ = autocryptFrom(inner, "Autocrypt", known)
+	} else if outer.Has("Autocrypt") {
+		if c.Autocrypt, _ = autocryptFrom(outer, "Autocrypt", known); c.Autocrypt != nil {
+			c.AutocryptOuter = true
+		}
+	}
+	c.Gossip = gossipFrom(inner, known)
+	return c, nil
+}
 
+// readFrom sets From and FromName from c.Header, which must have exactly
+// one From address; a protected From must also be the outer one.
+func (c *Content) readFrom(outer mail.Header) error {
+	var err error
 	if c.From, c.FromName, err = fromAddr(c.Header); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	if c.Protected {
-		// The signature covers the inner From; a different outer From would
-		// let the same signed content show up under another sender in
-		// clients that read the outer header.
-		of, _, err := fromAddr(outer)
-		if err != nil {
-			return nil, fmt.Errorf("%w: outer %v", ErrMalformed, err)
-		}
-		if of != c.From {
-			return nil, fmt.Errorf("%w: outer From %s is not the protected From %s", ErrMalformed, of, c.From)
-		}
+	if !c.Protected {
+		return nil
 	}
+	// The signature covers the inner From; a different outer From would
+	// let the same signed content show up under another sender in clients
+	// that read the outer header.
+	of, _, err := fromAddr(outer)
+	if err != nil {
+		return fmt.Errorf("%w: outer %v", ErrMalformed, err)
+	}
+	if of != c.From {
+		return fmt.Errorf("%w: outer From %s is not the protected From %s", ErrMalformed, of, c.From)
+	}
+	return nil
+}
+
+// readFields sets To, Subject, Date and the message ids from c.Header,
+// leaving out what does not parse.
+func (c *Content) readFields() {
 	if to, err := c.Header.AddressList("To"); err == nil {
 		for _, a := range to {
 			if na, err := keystore.NormalizeAddr(a.Address); err == nil {
@@ -190,29 +219,22 @@ func parseContent(plain []byte, outer mail.Header, known knownKeys) (*Content, e
 		c.InReplyTo = ids[0]
 	}
 	c.References, _ = c.Header.MsgIDList("References")
+}
 
-	if err := collectParts(e, 0, &c.Parts); err != nil {
-		return nil, err
-	}
-	for _, p := range c.Parts {
+// firstText is the body of the first text/plain part that is not an
+// attachment, with LF line ends and without an RFC 9788 legacy display
+// block.
+func firstText(parts []Part) string {
+	for _, p := range parts {
 		if p.ContentType == "text/plain" && p.Filename == "" {
-			c.Text = strings.ReplaceAll(string(p.Body), "\r\n", "\n")
+			text := strings.ReplaceAll(string(p.Body), "\r\n", "\n")
 			if p.Params["hp-legacy-display"] == "1" {
-				c.Text = stripLegacyDisplay(c.Text)
+				text = stripLegacyDisplay(text)
 			}
-			break
+			return text
 		}
 	}
-
-	if inner.Has("Autocrypt") {
-		c.Autocrypt, _ = autocryptFrom(inner, "Autocrypt", known)
-	} else if outer.Has("Autocrypt") {
-		if c.Autocrypt, _ = autocryptFrom(outer, "Autocrypt", known); c.Autocrypt != nil {
-			c.AutocryptOuter = true
-		}
-	}
-	c.Gossip = gossipFrom(inner, known)
-	return c, nil
+	return ""
 }
 
 // collectParts appends the leaf parts of e to out.

@@ -187,27 +187,72 @@ func NewMessageID() string {
 }
 
 // build checks d and returns the signing time, the Message-ID, the outer
-// header (without Content-Type) and the protected inner entity.
+// header (without Content-Type) and the protected inner entity. The steps
+// are check, the outer fields, the protected header (which repeats the
+// outer fields as HP-Outer) and the protected body.
 func (d *Draft) build() (now time.Time, msgID string, outer *header, inner []byte, err error) {
-	now = d.Date
+	now, msgID = d.dateAndID()
+	to, err := d.check(msgID)
+	if err != nil {
+		return now, "", nil, nil, err
+	}
+	fields := outerFields(d.From.Addr(), msgID, now)
+	outer = &header{}
+	for _, f := range fields {
+		outer.add(f.Name, f.Value)
+	}
+	ph := d.protectedHeader(now, msgID, to, fields)
+	return now, msgID, outer, d.protectedEntity(ph), nil
+}
+
+// dateAndID returns the signing time (d.Date, or now, to the second) and
+// the Message-ID (d.MessageID, or a fresh one).
+func (d *Draft) dateAndID() (time.Time, string) {
+	now := d.Date
 	if now.IsZero() {
 		now = time.Now()
 	}
-	now = now.Truncate(time.Second)
-	msgID = d.MessageID
+	msgID := d.MessageID
 	if msgID == "" {
 		msgID = NewMessageID()
 	}
-	if err := checkMsgID(msgID); err != nil {
-		return now, "", nil, nil, err
-	}
-	for _, r := range append([]string{d.InReplyTo}, d.References...) {
-		if r != "" {
-			if err := checkMsgID(r); err != nil {
-				return now, "", nil, nil, err
+	return now.Truncate(time.Second), msgID
+}
+
+// check rejects what would make a broken or ambiguous message: bad
+// Message-IDs, recipient addresses, header fields and parts. It returns
+// the protected To addresses, each in angle brackets.
+func (d *Draft) check(msgID string) ([]string, error) {
+	for _, id := range append([]string{msgID, d.InReplyTo}, d.References...) {
+		if id != "" { // InReplyTo and References are optional
+			if err := checkMsgID(id); err != nil {
+				return nil, err
 			}
 		}
 	}
+	to, err := d.protectedTo()
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range d.Headers {
+		if err := checkField(f); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkFieldValue("Subject", d.Subject); err != nil {
+		return nil, err
+	}
+	for _, p := range d.Parts {
+		if err := p.check(); err != nil {
+			return nil, err
+		}
+	}
+	return to, nil
+}
+
+// protectedTo returns the addresses of d.To's keys and of d.ToAddrs, each
+// in angle brackets.
+func (d *Draft) protectedTo() ([]string, error) {
 	var to []string
 	for _, k := range d.To {
 		to = append(to, "<"+k.Addr()+">")
@@ -215,60 +260,75 @@ func (d *Draft) build() (now time.Time, msgID string, outer *header, inner []byt
 	for _, a := range d.ToAddrs {
 		na, err := keystore.NormalizeAddr(a)
 		if err != nil {
-			return now, "", nil, nil, err
+			return nil, err
 		}
 		to = append(to, "<"+na+">")
 	}
 	if len(to) == 0 {
-		return now, "", nil, nil, errors.New("no recipient")
+		return nil, errors.New("no recipient")
 	}
-	for _, f := range d.Headers {
-		if err := checkFieldName(f.Name); err != nil {
-			return now, "", nil, nil, err
-		}
-		if err := checkFieldValue(f.Name, f.Value); err != nil {
-			return now, "", nil, nil, err
-		}
-		if reservedField(f.Name) {
-			return now, "", nil, nil, fmt.Errorf("header %s is set by envelope, not by Headers", f.Name)
-		}
-	}
-	if err := checkFieldValue("Subject", d.Subject); err != nil {
-		return now, "", nil, nil, err
-	}
-	for _, p := range d.Parts {
-		if err := checkFieldValue("Content-Type", p.ContentType+p.Filename); err != nil {
-			return now, "", nil, nil, err
-		}
-		if _, _, err := mime.ParseMediaType(p.ContentType); err != nil || !strings.Contains(p.ContentType, "/") || strings.Contains(p.ContentType, ";") {
-			return now, "", nil, nil, fmt.Errorf("part content type %q is not a bare media type", p.ContentType)
-		}
-		for k, v := range p.Params {
-			if err := checkFieldName(k); err != nil || strings.ContainsAny(k, "=;\"()<>@,/[]?") {
-				return now, "", nil, nil, fmt.Errorf("part parameter name %q is not a token", k)
-			}
-			if err := checkFieldValue(k, v); err != nil {
-				return now, "", nil, nil, err
-			}
-		}
-	}
+	return to, nil
+}
 
-	fromAddr := d.From.Addr()
-	outerFrom := "<" + fromAddr + ">"
-	outerDate := now.Add(-time.Duration(mrand.Int64N(int64(outerDateSpread/time.Second))) * time.Second)
-	outer = &header{}
-	outer.add("From", outerFrom)
-	outer.add("To", `"hidden-recipients": ;`)
-	outer.add("Subject", "[...]")
-	outer.add("Date", outerDate.UTC().Format(time.RFC1123Z))
-	outer.add("Message-ID", "<"+msgID+">")
-	outer.add("MIME-Version", "1.0")
-	outer.add("Chat-Version", "1.0")
+// checkField accepts one of Draft.Headers: a valid name that Seal does not
+// write itself, a value without line breaks.
+func checkField(f Field) error {
+	if err := checkFieldName(f.Name); err != nil {
+		return err
+	}
+	if err := checkFieldValue(f.Name, f.Value); err != nil {
+		return err
+	}
+	if reservedField(f.Name) {
+		return fmt.Errorf("header %s is set by envelope, not by Headers", f.Name)
+	}
+	return nil
+}
 
-	// The protected header fields, in Delta Chat's order.
+// check accepts a part whose header fields partEntity can write: a bare
+// media type, parameter names that are MIME tokens, no line breaks.
+func (p *Part) check() error {
+	if err := checkFieldValue("Content-Type", p.ContentType+p.Filename); err != nil {
+		return err
+	}
+	if _, _, err := mime.ParseMediaType(p.ContentType); err != nil || !strings.Contains(p.ContentType, "/") || strings.Contains(p.ContentType, ";") {
+		return fmt.Errorf("part content type %q is not a bare media type", p.ContentType)
+	}
+	for k, v := range p.Params {
+		if err := checkFieldName(k); err != nil || strings.ContainsAny(k, "=;\"()<>@,/[]?") {
+			return fmt.Errorf("part parameter name %q is not a token", k)
+		}
+		if err := checkFieldValue(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outerFields are the header fields a mail server sees, in order, without
+// Content-Type: the sender's address and nothing else that is real. The
+// Date is moved up to outerDateSpread into the past at random.
+func outerFields(fromAddr, msgID string, now time.Time) []Field {
+	date := now.Add(-time.Duration(mrand.Int64N(int64(outerDateSpread/time.Second))) * time.Second)
+	return []Field{
+		{"From", "<" + fromAddr + ">"},
+		{"To", `"hidden-recipients": ;`},
+		{"Subject", "[...]"},
+		{"Date", date.UTC().Format(time.RFC1123Z)},
+		{"Message-ID", "<" + msgID + ">"},
+		{"MIME-Version", "1.0"},
+		{"Chat-Version", "1.0"},
+	}
+}
+
+// protectedHeader returns the real header fields, in Delta Chat's order:
+// From, To, Subject, Date, threading, Chat-Version, Auto-Submitted, the
+// caller's Headers, Message-ID, an HP-Outer copy of each outer field but
+// MIME-Version (RFC 9788 leaves out the structural fields), then the
+// Autocrypt and Autocrypt-Gossip headers.
+func (d *Draft) protectedHeader(now time.Time, msgID string, to []string, outer []Field) *header {
 	var ph header
-	from := (&mail.Address{Name: d.From.Name(), Address: fromAddr}).String()
-	ph.add("From", from)
+	ph.add("From", (&mail.Address{Name: d.From.Name(), Address: d.From.Addr()}).String())
 	ph.add("To", strings.Join(to, ", "))
 	ph.addText("Subject", d.Subject)
 	ph.add("Date", now.Format(time.RFC1123Z))
@@ -286,30 +346,34 @@ func (d *Draft) build() (now time.Time, msgID string, outer *header, inner []byt
 		ph.addText(f.Name, f.Value)
 	}
 	ph.add("Message-ID", "<"+msgID+">")
-	ph.add("HP-Outer", "From: "+outerFrom)
-	ph.add("HP-Outer", `To: "hidden-recipients": ;`)
-	ph.add("HP-Outer", "Subject: [...]")
-	ph.add("HP-Outer", "Date: "+outerDate.UTC().Format(time.RFC1123Z))
-	ph.add("HP-Outer", "Message-ID: <"+msgID+">")
-	ph.add("HP-Outer", "Chat-Version: 1.0")
+	for _, f := range outer {
+		if f.Name != "MIME-Version" {
+			ph.add("HP-Outer", f.Name+": "+f.Value)
+		}
+	}
 	if !d.NoAutocrypt {
 		ph.addFolded(NewAutocrypt(d.From.Public()).Field("Autocrypt"))
 	}
 	for _, k := range d.Gossip {
 		ph.addFolded(NewGossip(k).Field("Autocrypt-Gossip"))
 	}
+	return &ph
+}
 
+// protectedEntity is the part that gets encrypted: the protected header
+// on the text/plain body or, with further parts, on a multipart/mixed of
+// the text and d.Parts.
+func (d *Draft) protectedEntity(ph *header) []byte {
 	const hp = `; protected-headers="v1"; hp="cipher"`
 	cte, text := textBody(d.Text)
+	var h header
 	if len(d.Parts) == 0 {
-		var h header
 		h.add("Content-Type", `text/plain; charset="utf-8"`+hp)
 		h.addFolded(string(ph.bytes()))
 		h.add("Content-Transfer-Encoding", cte)
-		return now, msgID, outer, entity(&h, text), nil
+		return entity(&h, text)
 	}
 	boundary := newBoundary()
-	var h header
 	h.add("Content-Type", `multipart/mixed`+hp+`; boundary="`+boundary+`"`)
 	h.addFolded(string(ph.bytes()))
 	var th header
@@ -319,7 +383,7 @@ func (d *Draft) build() (now time.Time, msgID string, outer *header, inner []byt
 	for _, p := range d.Parts {
 		parts = append(parts, partEntity(p))
 	}
-	return now, msgID, outer, entity(&h, multipart(boundary, parts...)), nil
+	return entity(&h, multipart(boundary, parts...))
 }
 
 // partEntity encodes one further part: text as quoted-printable or 7bit,

@@ -81,28 +81,55 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if err != nil {
 		return nil, err
 	}
-	ske, err := symmetricKey(bin)
+	idx, err := o.passphraseFor(bin)
 	if err != nil {
 		return nil, err
 	}
-	idx := -1
+	d, err := decryptWith(bin, o.Passphrases[idx], limit, now)
+	if err != nil {
+		return nil, err
+	}
+	c, err := parseContent(d.data, outer, o.knownKeys)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := o.expectedSigner(c)
+	if err != nil {
+		return nil, err
+	}
+	m := &SymmetricMessage{Content: *c, Passphrase: idx}
+	if m.Signer, err = checkSymmetricSignature(d, signer, c.From, now.Add(skew)); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// passphraseFor returns the index of the first passphrase that opens the
+// message's only SKESK.
+func (o *SymmetricOptions) passphraseFor(bin []byte) (int, error) {
+	ske, err := symmetricKey(bin)
+	if err != nil {
+		return -1, err
+	}
 	for i, p := range o.Passphrases {
 		// A v6 SKESK is AEAD-protected: a wrong passphrase fails here.
 		if _, _, err := ske.Decrypt(p); err == nil {
-			idx = i
-			break
+			return i, nil
 		}
 	}
-	if idx < 0 {
-		return nil, fmt.Errorf("%w: none of %d passphrases fits", ErrDecrypt, len(o.Passphrases))
-	}
+	return -1, fmt.Errorf("%w: none of %d passphrases fits", ErrDecrypt, len(o.Passphrases))
+}
+
+// decryptWith decrypts bin with the passphrase that opened its SKESK and
+// requires at most one signature.
+func decryptWith(bin, passphrase []byte, limit int64, now time.Time) (*decrypted, error) {
 	asked := false
 	prompt := func([]openpgp.Key, bool) ([]byte, error) {
 		if asked {
 			return nil, errors.New("passphrase did not decrypt")
 		}
 		asked = true
-		return o.Passphrases[idx], nil
+		return passphrase, nil
 	}
 	d, err := safeDecrypt(bin, nil, prompt, limit, now)
 	if err != nil {
@@ -111,47 +138,57 @@ func openSymmetric(ctx context.Context, raw []byte, o *SymmetricOptions) (*Symme
 	if len(d.sigs) > 1 {
 		return nil, fmt.Errorf("%w: %d signatures, want at most one", ErrBadSignature, len(d.sigs))
 	}
-	c, err := parseContent(d.data, outer, func(addr string) []*keystore.PublicKey {
-		if o.Signer != nil && o.Signer.Addr() == addr {
-			return []*keystore.PublicKey{o.Signer}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+	return d, nil
+}
+
+// knownKeys offers Signer for its own address, to spare validating it
+// again in an Autocrypt header.
+func (o *SymmetricOptions) knownKeys(addr string) []*keystore.PublicKey {
+	if o.Signer != nil && o.Signer.Addr() == addr {
+		return []*keystore.PublicKey{o.Signer}
 	}
-	signer := o.Signer
-	if signer == nil && o.AutocryptSigner != (keystore.Fingerprint{}) {
-		if c.Autocrypt == nil || c.AutocryptOuter || c.Autocrypt.Key.Fingerprint() != o.AutocryptSigner {
-			return nil, fmt.Errorf("%w: no protected Autocrypt key with fingerprint %s", ErrUnknownSigner, o.AutocryptSigner)
-		}
-		signer = c.Autocrypt.Key
+	return nil
+}
+
+// expectedSigner returns the key the message must be signed by: Signer,
+// or the protected Autocrypt key if it has the fingerprint AutocryptSigner,
+// or nil when neither is given (then the message must be unsigned).
+func (o *SymmetricOptions) expectedSigner(c *Content) (*keystore.PublicKey, error) {
+	if o.Signer != nil || o.AutocryptSigner == (keystore.Fingerprint{}) {
+		return o.Signer, nil
 	}
-	if signer != nil && len(d.sigs) == 0 {
+	if c.Autocrypt == nil || c.AutocryptOuter || c.Autocrypt.Key.Fingerprint() != o.AutocryptSigner {
+		return nil, fmt.Errorf("%w: no protected Autocrypt key with fingerprint %s", ErrUnknownSigner, o.AutocryptSigner)
+	}
+	return c.Autocrypt.Key, nil
+}
+
+// checkSymmetricSignature requires that d is signed exactly when signer is
+// not nil, and then by signer, whose address must be from, no later than
+// at. It returns the signer of a signed message, nil for an unsigned one.
+func checkSymmetricSignature(d *decrypted, signer *keystore.PublicKey, from string, at time.Time) (*keystore.PublicKey, error) {
+	switch {
+	case len(d.sigs) == 0 && signer != nil:
 		return nil, fmt.Errorf("%w: expected a signature by %s", ErrUnsigned, signer.Fingerprint())
-	}
-	m := &SymmetricMessage{Content: *c, Passphrase: idx}
-	if len(d.sigs) == 0 {
-		return m, nil
-	}
-	sig := d.sigs[0]
-	if signer == nil {
+	case len(d.sigs) == 0:
+		return nil, nil
+	case signer == nil:
 		return nil, fmt.Errorf("%w: the message is signed and no signer key was given", ErrUnknownSigner)
 	}
-	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{signer}, now.Add(skew)); err != nil {
+	sig := d.sigs[0]
+	if _, err := safeVerify(d.data, sig, []*keystore.PublicKey{signer}, at); err != nil {
 		if errors.Is(err, errUnknownIssuer) {
 			return nil, fmt.Errorf("%w: not signed by %s", ErrUnknownSigner, signer.Fingerprint())
 		}
 		return nil, err
 	}
-	if signer.Addr() != c.From {
-		return nil, fmt.Errorf("%w: signed by %s's key %s, but From is %s", ErrSignerMismatch, signer.Addr(), signer.Fingerprint(), c.From)
+	if signer.Addr() != from {
+		return nil, fmt.Errorf("%w: signed by %s's key %s, but From is %s", ErrSignerMismatch, signer.Addr(), signer.Fingerprint(), from)
 	}
-	if sig.CreationTime.After(now.Add(skew)) {
-		return nil, fmt.Errorf("%w: signature dated %s, in the future", ErrBadSignature, sig.CreationTime.UTC().Format(time.RFC3339))
+	if err := notFuture(sig, at); err != nil {
+		return nil, err
 	}
-	m.Signer = signer
-	return m, nil
+	return signer, nil
 }
 
 // symmetricKey checks the packets in front of the encrypted data: exactly

@@ -276,7 +276,8 @@ func (k *PublicKey) Addr() string { return k.addr }
 // Fingerprint of the primary key.
 func (k *PublicKey) Fingerprint() Fingerprint { return k.fpr }
 
-// Entity gives the go-crypto entity for the envelope and securejoin packages.
+// Entity gives the go-crypto entity, for the code that does OpenPGP itself
+// (envelope; the app seals its stored secrets with it).
 // For an Identity it holds the unlocked private key: never serialise it
 // without going through this package. go-crypto caches in the entity whether
 // each signature verified; this package has already verified them, so

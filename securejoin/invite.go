@@ -188,7 +188,7 @@ func decodeAddr(raw string) (string, error) {
 }
 
 func decodeName(raw string) (string, error) {
-	// Older codes write spaces as '+'.
+	// Delta Chat writes a space in the name as '+'.
 	n, err := url.PathUnescape(strings.ReplaceAll(raw, "+", "%20"))
 	if err != nil || !utf8.ValidString(n) {
 		return "", fmt.Errorf("%w: name is not valid percent-encoded UTF-8", ErrBadInvite)

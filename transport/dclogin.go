@@ -33,11 +33,45 @@ const dcloginScheme = "dclogin:"
 // only with a pinned fingerprint (PinParam). Without one the filled-in
 // Account is returned together with an error wrapping ErrCertChecksOff, so
 // that a caller can ask for the fingerprint; this package never connects
-// unverified. All other errors wrap ErrInvalidAccount.
+// unverified. All other errors wrap ErrInvalidAccount, or
+// ErrPlainNotLoopback when the code asks for plaintext to a host that is not
+// a loopback address (as Account.Validate).
 func ParseDCLOGIN(code string) (Account, error) {
+	addr, q, err := splitDCLOGIN(code)
+	if err != nil {
+		return Account{}, err
+	}
+	switch v := q.get("v"); {
+	case !q.has("v"):
+		return Account{}, fmt.Errorf("%w: DCLOGIN code has no version (v=1)", ErrInvalidAccount)
+	case v != "1":
+		return Account{}, fmt.Errorf("%w: DCLOGIN version %q is not supported (only v=1)", ErrInvalidAccount, v)
+	}
+	if !q.has("p") {
+		return Account{}, fmt.Errorf("%w: DCLOGIN code has no password (p=)", ErrInvalidAccount)
+	}
+	a, err := q.account(addr)
+	if err != nil {
+		return Account{}, err
+	}
+	checksOff, err := q.certChecksOff()
+	if err != nil {
+		return Account{}, err
+	}
+	if err := a.Validate(); err != nil {
+		return Account{}, fmt.Errorf("DCLOGIN: %w", err)
+	}
+	if checksOff && a.PinSHA256 == "" {
+		return a, fmt.Errorf("DCLOGIN: %w", ErrCertChecksOff)
+	}
+	return a, nil
+}
+
+// splitDCLOGIN returns the address and the query parameters of a code.
+func splitDCLOGIN(code string) (string, dcParams, error) {
 	code = strings.TrimSpace(code)
 	if len(code) < len(dcloginScheme) || !strings.EqualFold(code[:len(dcloginScheme)], dcloginScheme) {
-		return Account{}, fmt.Errorf("%w: not a DCLOGIN: code", ErrInvalidAccount)
+		return "", nil, fmt.Errorf("%w: not a DCLOGIN: code", ErrInvalidAccount)
 	}
 	rest := strings.TrimPrefix(code[len(dcloginScheme):], "//")
 	if i := strings.IndexByte(rest, '#'); i >= 0 {
@@ -49,45 +83,47 @@ func ParseDCLOGIN(code string) (Account, error) {
 	}
 	addr, err := url.PathUnescape(rawAddr)
 	if err != nil {
-		return Account{}, fmt.Errorf("%w: DCLOGIN address: %w", ErrInvalidAccount, err)
+		return "", nil, fmt.Errorf("%w: DCLOGIN address: %w", ErrInvalidAccount, err)
 	}
 	if err := checkAddress(addr); err != nil {
-		return Account{}, fmt.Errorf("%w: DCLOGIN address: %w", ErrInvalidAccount, err)
+		return "", nil, fmt.Errorf("%w: DCLOGIN address: %w", ErrInvalidAccount, err)
 	}
 	values, err := url.ParseQuery(query)
 	if err != nil {
-		return Account{}, fmt.Errorf("%w: DCLOGIN parameters: %w", ErrInvalidAccount, err)
+		return "", nil, fmt.Errorf("%w: DCLOGIN parameters: %w", ErrInvalidAccount, err)
 	}
-	get := func(k string) string {
-		if v := values[k]; len(v) > 0 {
-			return v[len(v)-1]
-		}
-		return ""
-	}
-	has := func(k string) bool { return len(values[k]) > 0 }
+	return addr, dcParams(values), nil
+}
 
-	switch v := get("v"); {
-	case !has("v"):
-		return Account{}, fmt.Errorf("%w: DCLOGIN code has no version (v=1)", ErrInvalidAccount)
-	case v != "1":
-		return Account{}, fmt.Errorf("%w: DCLOGIN version %q is not supported (only v=1)", ErrInvalidAccount, v)
-	}
-	if !has("p") {
-		return Account{}, fmt.Errorf("%w: DCLOGIN code has no password (p=)", ErrInvalidAccount)
-	}
+// dcParams are the query parameters of a DCLOGIN code.
+type dcParams url.Values
 
-	a := Account{Address: addr, Password: get("p"), PinSHA256: get(PinParam)}
+// get returns the last value of k, as Delta Chat reads a repeated key.
+func (q dcParams) get(k string) string {
+	if v := q[k]; len(v) > 0 {
+		return v[len(v)-1]
+	}
+	return ""
+}
+
+func (q dcParams) has(k string) bool { return len(q[k]) > 0 }
+
+// account fills in both servers and sets the passwords and user names
+// that both share once on the Account.
+func (q dcParams) account(addr string) (Account, error) {
+	a := Account{Address: addr, PinSHA256: q.get(PinParam)}
 	domain := addressDomain(addr)
-	if a.IMAP, err = dcServer(get, has, "i", domain, 993, 143); err != nil {
+	var err error
+	if a.IMAP, err = q.server("i", domain, 993, 143); err != nil {
 		return Account{}, err
 	}
-	if a.SMTP, err = dcServer(get, has, "s", domain, 465, 587); err != nil {
+	if a.SMTP, err = q.server("s", domain, 465, 587); err != nil {
 		return Account{}, err
 	}
 	// Delta Chat: the IMAP password is ipw or p; the SMTP one spw or that.
 	a.Password = a.IMAP.Password
 	if a.Password == "" {
-		a.Password = get("p")
+		a.Password = q.get("p")
 	}
 	a.IMAP.Password = ""
 	if a.SMTP.Password == a.Password {
@@ -96,44 +132,43 @@ func ParseDCLOGIN(code string) (Account, error) {
 	if a.IMAP.User == a.SMTP.User {
 		a.User, a.IMAP.User, a.SMTP.User = a.IMAP.User, "", ""
 	}
-
-	checksOff := false
-	for _, k := range []string{"ic", "sc"} {
-		switch get(k) {
-		case "", "0", "1":
-		case "2", "3":
-			checksOff = true
-		default:
-			return Account{}, fmt.Errorf("%w: DCLOGIN %s=%q: unknown certificate check level", ErrInvalidAccount, k, get(k))
-		}
-	}
-	if err := a.Validate(); err != nil {
-		return Account{}, fmt.Errorf("DCLOGIN: %w", err)
-	}
-	if checksOff && a.PinSHA256 == "" {
-		return a, fmt.Errorf("DCLOGIN: %w", ErrCertChecksOff)
-	}
 	return a, nil
 }
 
-// dcServer reads one server's parameters (prefix "i" for IMAP, "s" for
+// certChecksOff reports whether ic or sc says "accept invalid
+// certificates" (2 or 3).
+func (q dcParams) certChecksOff() (bool, error) {
+	off := false
+	for _, k := range []string{"ic", "sc"} {
+		switch q.get(k) {
+		case "", "0", "1":
+		case "2", "3":
+			off = true
+		default:
+			return false, fmt.Errorf("%w: DCLOGIN %s=%q: unknown certificate check level", ErrInvalidAccount, k, q.get(k))
+		}
+	}
+	return off, nil
+}
+
+// server reads one server's parameters (prefix "i" for IMAP, "s" for
 // SMTP) with Delta Chat's defaults.
-func dcServer(get func(string) string, has func(string) bool, p, domain string, tlsPort, startTLSPort int) (Server, error) {
+func (q dcParams) server(p, domain string, tlsPort, startTLSPort int) (Server, error) {
 	name := map[string]string{"i": "IMAP", "s": "SMTP"}[p]
-	host := get(p + "h")
+	host := q.get(p + "h")
 	if host == "" {
 		host = domain
 	}
 	port := 0
-	if has(p + "p") {
-		n, err := strconv.Atoi(get(p + "p"))
+	if q.has(p + "p") {
+		n, err := strconv.Atoi(q.get(p + "p"))
 		if err != nil || n < 1 || n > 65535 {
-			return Server{}, fmt.Errorf("%w: DCLOGIN %s port %q", ErrInvalidAccount, name, get(p+"p"))
+			return Server{}, fmt.Errorf("%w: DCLOGIN %s port %q", ErrInvalidAccount, name, q.get(p+"p"))
 		}
 		port = n
 	}
 	var sec Security
-	switch s := get(p + "s"); s {
+	switch s := q.get(p + "s"); s {
 	case "ssl":
 		sec = SecurityTLS
 	case "starttls":
@@ -159,8 +194,8 @@ func dcServer(get func(string) string, has func(string) bool, p, domain string, 
 	return Server{
 		HostPort: net.JoinHostPort(host, strconv.Itoa(port)),
 		Security: sec,
-		User:     get(p + "u"),
-		Password: get(p + "pw"),
+		User:     q.get(p + "u"),
+		Password: q.get(p + "pw"),
 	}, nil
 }
 

@@ -224,11 +224,12 @@ func (h *memHome) deliver(raw []byte) {
 	}
 }
 
-// idleSettle works around a go-imap v2 beta.8 server bug
-// (reference/libraries.md): an update queued between "+ idling" and the
-// session's registration is not pushed until the client's next command. The
-// watcher's IdleRefresh recovers from it in production; tests that want to
-// see the push itself wait a moment before delivering.
+// idleSettle works around a bug in go-imap v2 beta.8's imapserver, on which
+// this test server runs (homenode/imapd has its own fix): an update queued
+// between "+ idling" and the session's registration is not pushed until the
+// client's next command. The watcher's IdleRefresh recovers from it in
+// production; tests that want to see the push itself wait a moment before
+// delivering.
 func (h *memHome) idleSettle() { time.Sleep(50 * time.Millisecond) }
 
 type discardLogger struct{}

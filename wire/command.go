@@ -103,8 +103,8 @@ const (
 	// ClassAgent commands are answered by the thing agent for the sender:
 	// help, describe, status, subscribe, unsubscribe, leave.
 	ClassAgent
-	// ClassOwner commands manage who may use the thing: users, revoke, role,
-	// rename, invite.
+	// ClassOwner commands manage who may use the thing (users, invite,
+	// role, revoke) and its name (rename).
 	ClassOwner
 )
 
@@ -615,8 +615,8 @@ func validAddr(s string) bool {
 }
 
 // isName reports whether s is a name token: a lower-case letter, then
-// letters, digits, '-' or '_'. Command, property, event and State names are
-// name tokens.
+// lower-case letters, digits, '-' or '_', at most maxNameLen bytes in all.
+// Command, property, event and State names are name tokens.
 func isName(s string) bool {
 	if s == "" || len(s) > maxNameLen || s[0] < 'a' || s[0] > 'z' {
 		return false
