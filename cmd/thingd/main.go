@@ -28,6 +28,7 @@ import (
 	"github.com/thingpost/thingpost/internal/cli"
 	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/thing/driver"
+	"github.com/thingpost/thingpost/transport"
 )
 
 func main() {
@@ -42,7 +43,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			{Name: "init", Run: cmdInit, Args: "--data DIR --addr ADDR --name NAME --kind KIND --imap HOST:PORT --smtp HOST:PORT [flags]",
 				Summary: "create a thing's identity and configuration, and print its pairing code",
 				Help: `Creates DIR with the thing's key and thing.toml, and prints its pairing code:
-the invite link on stdout, the QR code on stderr and in DIR/invite.png.`},
+the invite link on stdout, the QR code on stderr and in DIR/invite.png.
+First it logs in to the IMAP and SMTP servers with the given security and
+pin, and writes nothing when that fails; --no-check skips the login (for a
+setup offline).`},
 			{Name: "qr", Run: cmdQR, Args: "--data DIR", Summary: "print the thing's invite link and rewrite DIR/invite.png"},
 			{Name: "run", Run: cmdRun, Args: "--data DIR [--data DIR ...] [--log-level LEVEL]",
 				Summary: "serve one or more things until SIGTERM or SIGINT"},
@@ -51,7 +55,7 @@ the invite link on stdout, the QR code on stderr and in DIR/invite.png.`},
 	return p.Run(ctx, args, stdin, stdout, stderr)
 }
 
-func cmdInit(_ context.Context, c *cli.Call) error {
+func cmdInit(ctx context.Context, c *cli.Call) error {
 	fs := c.Flags
 	dir := fs.String("data", "", "data directory `DIR` to create (required)")
 	addr := fs.String("addr", "", "the thing's mail address `ADDR` (required)")
@@ -63,6 +67,7 @@ func cmdInit(_ context.Context, c *cli.Call) error {
 	user := fs.String("user", "", "login name (default: the address)")
 	pwStdin := fs.Bool("password-stdin", false, "read the account password from the first line of stdin")
 	pin := fs.String("pin", "", "SHA-256 fingerprint of the server certificate (self-signed home node)")
+	noCheck := fs.Bool("no-check", false, "write the configuration without logging in to the servers first")
 	if err := c.Parse(0, 0); err != nil {
 		return err
 	}
@@ -79,12 +84,18 @@ func cmdInit(_ context.Context, c *cli.Call) error {
 	}
 	f := &thing.File{Name: *name, Kind: *kind, Addr: *addr, Processed: thing.DefaultProcessed, Quarantine: thing.DefaultQuarantine}
 	f.Mail.IMAP, f.Mail.SMTP, f.Mail.Security, f.Mail.User, f.Mail.Password, f.Mail.PinSHA256 = *imap, *smtp, *security, *user, password, *pin
-	if _, err := f.Account(); err != nil {
+	acct, err := f.Account()
+	if err != nil {
 		return err
 	}
 	if *kind != "exec" {
 		if err := (&driver.Config{}).Check(*kind); err != nil {
 			return err
+		}
+	}
+	if !*noCheck {
+		if err := transport.Check(ctx, acct); err != nil {
+			return fmt.Errorf("account check (--no-check skips it): %w", err)
 		}
 	}
 	if _, err := thing.Init(*dir, *addr, *name); err != nil {
