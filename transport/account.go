@@ -127,6 +127,13 @@ func (s *Server) validate() error {
 	return nil
 }
 
+// where names the server in errors: protocol, host:port and security mode,
+// "imap mail.example.org:993 (tls)", since a wrong mode fails in ways
+// (timeouts, TLS record errors) that do not name it.
+func (s *Server) where(proto string) string {
+	return fmt.Sprintf("%s %s (%s)", proto, s.HostPort, s.security())
+}
+
 func (s *Server) security() Security {
 	sec, err := ParseSecurity(string(s.Security))
 	if err != nil {

@@ -31,7 +31,7 @@ func checkIMAP(ctx context.Context, a *Account) error {
 	defer stop()
 	defer c.Close()
 	if err := c.Logout().Wait(); err != nil {
-		return fmt.Errorf("imap %s: logout: %w", a.IMAP.HostPort, classify(ctxErr(ctx, err)))
+		return fmt.Errorf("%s: logout: %w", a.IMAP.where("imap"), classify(ctxErr(ctx, err)))
 	}
 	return nil
 }
@@ -47,7 +47,7 @@ func checkSMTP(ctx context.Context, a *Account) error {
 	defer stop()
 	defer c.Close()
 	if err := c.Quit(); err != nil {
-		return fmt.Errorf("smtp %s: quit: %w", a.SMTP.HostPort, classify(ctxErr(ctx, err)))
+		return fmt.Errorf("%s: quit: %w", a.SMTP.where("smtp"), classify(ctxErr(ctx, err)))
 	}
 	return nil
 }

@@ -49,10 +49,10 @@ func testCheck(t *testing.T, k homeKind) {
 		{"bad SMTP password only", func(a *Account) { a.SMTP.Password = "wrong" }, []error{ErrAuth}, []string{"smtp "}},
 		{"pin mismatch", func(a *Account) { a.PinSHA256 = strings.Repeat("ab", 32) }, []error{ErrPinMismatch}, []string{"pinned"}},
 		{"no pin, self-signed", func(a *Account) { a.PinSHA256 = "" }, []error{ErrTLS}, []string{"certificate"}},
-		{"refused", func(a *Account) { a.IMAP.HostPort = refusedAddr }, []error{ErrRefused}, []string{"imap " + refusedAddr}},
+		{"refused", func(a *Account) { a.IMAP.HostPort = refusedAddr }, []error{ErrRefused}, []string{"imap " + refusedAddr + " (tls): connect"}},
 		{"unknown host", func(a *Account) { a.SMTP.HostPort = "nohost.invalid:465" }, []error{ErrDNS}, []string{"nohost.invalid"}},
 		{"server never answers", func(a *Account) { a.IMAP.HostPort = silent.Addr().String() }, []error{ErrTimeout}, nil},
-		{"plain to a TLS port", func(a *Account) { a.IMAP.Security = SecurityPlain }, []error{ErrTimeout}, nil},
+		{"plain to a TLS port", func(a *Account) { a.IMAP.Security = SecurityPlain }, []error{ErrTimeout}, []string{" (plain): "}},
 		{"TLS to a plain port", func(a *Account) { a.SMTP.HostPort = plainSMTP }, []error{ErrTLS}, nil},
 		{"plain not loopback", func(a *Account) {
 			a.SMTP = Server{HostPort: "mail.example.org:25", Security: SecurityPlain}

@@ -49,7 +49,7 @@ func connectIMAP(ctx context.Context, a *Account, opts *imapclient.Options) (*im
 		return nil, nil, err
 	}
 	host, _, _ := net.SplitHostPort(srv.HostPort)
-	where := "imap " + srv.HostPort
+	where := srv.where("imap")
 	conn, err := dialTCP(ctx, srv.HostPort)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: connect: %w", where, classify(err))
@@ -120,7 +120,7 @@ func connectSMTP(ctx context.Context, a *Account) (*smtp.Client, net.Conn, error
 		return nil, nil, err
 	}
 	host, _, _ := net.SplitHostPort(srv.HostPort)
-	where := "smtp " + srv.HostPort
+	where := srv.where("smtp")
 	conn, err := dialTCP(ctx, srv.HostPort)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: connect: %w", where, classify(err))

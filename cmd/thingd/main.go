@@ -5,13 +5,14 @@
 //	thingd init --data DIR --addr ADDR --name NAME --kind KIND --imap HOST:PORT --smtp HOST:PORT ...
 //	thingd qr   --data DIR
 //	thingd run  --data DIR [--data DIR2 ...]
+//
+// The conventions (--help, --version, exit statuses) are package cli's.
 package main
 
 import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,115 +25,58 @@ import (
 
 	qrcode "github.com/skip2/go-qrcode"
 
+	"github.com/thingpost/thingpost/internal/cli"
 	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/thing/driver"
+	"github.com/thingpost/thingpost/transport"
 )
 
-const usage = `thingd: the Thingpost thing agent
-
-Usage:
-  thingd init --data DIR --addr ADDR --name NAME --kind KIND --imap HOST:PORT --smtp HOST:PORT
-              [--security tls|starttls|plain] [--user U] [--password-stdin] [--pin SHA256]
-  thingd qr   --data DIR
-  thingd run  --data DIR [--data DIR ...]
-
-Run "thingd COMMAND --help" for a command's flags.
-`
-
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-// errUsage marks a bad command line: exit status 2.
-var errUsage = errors.New("usage")
-
-func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, usage)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	p := &cli.Program{
+		Name:    "thingd",
+		Summary: "The Thingpost thing agent: a thing's address, key and rules, over any IMAP/SMTP server.",
+		Commands: []*cli.Command{
+			{Name: "init", Run: cmdInit, Args: "--data DIR --addr ADDR --name NAME --kind KIND --imap HOST:PORT --smtp HOST:PORT [flags]",
+				Summary: "create a thing's identity and configuration, and print its pairing code",
+				Help: `Creates DIR with the thing's key and thing.toml, and prints its pairing code:
+the invite link on stdout, the QR code on stderr and in DIR/invite.png.
+First it logs in to the IMAP and SMTP servers with the given security and
+pin, and writes nothing when that fails; --no-check skips the login (for a
+setup offline).`},
+			{Name: "qr", Run: cmdQR, Args: "--data DIR", Summary: "print the thing's invite link and rewrite DIR/invite.png"},
+			{Name: "run", Run: cmdRun, Args: "--data DIR [--data DIR ...] [--log-level LEVEL]",
+				Summary: "serve one or more things until SIGTERM or SIGINT"},
+		},
 	}
-	var err error
-	switch args[0] {
-	case "init":
-		err = cmdInit(args[1:], stdin, stdout, stderr)
-	case "qr":
-		err = cmdQR(args[1:], stdout, stderr)
-	case "run":
-		err = cmdRun(args[1:], stderr)
-	default:
-		fmt.Fprintf(stderr, "thingd: unknown command %q\n%s", args[0], usage)
-		return 2
-	}
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	}
-	fmt.Fprintf(stderr, "thingd %s: %v\n", args[0], err)
-	return 1
+	return p.Run(ctx, args, stdin, stdout, stderr)
 }
 
-// command is one subcommand's flags and its help text.
-type command struct {
-	*flag.FlagSet
-	help string
-}
-
-func newFlags(name, help string, stderr io.Writer) *command {
-	fs := flag.NewFlagSet("thingd "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	// The flag package prints the one-line error itself; the help text is
-	// only for --help.
-	fs.Usage = func() {}
-	return &command{FlagSet: fs, help: help}
-}
-
-// parse parses the flags; problems are reported on the flag output.
-func (c *command) parse(args []string) error {
-	if err := c.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(c.Output(), "%s\n\nFlags:\n", c.help)
-			c.PrintDefaults()
-			return err
-		}
-		fmt.Fprintf(c.Output(), "Run \"%s --help\" for the flags.\n", c.Name())
-		return errUsage
-	}
-	if c.NArg() > 0 {
-		fmt.Fprintf(c.Output(), "%s: unexpected argument %q\n", c.Name(), c.Arg(0))
-		return errUsage
-	}
-	return nil
-}
-
-func cmdInit(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("init", "thingd init: create a thing's identity and configuration, and print its pairing code.", stderr)
-	dir := fs.String("data", "", "data directory to create (required)")
-	addr := fs.String("addr", "", "the thing's mail address (required)")
-	name := fs.String("name", "", "the name people see (required)")
-	kind := fs.String("kind", "", "device: "+strings.Join(driver.Kinds(), ", ")+" (required)")
-	imap := fs.String("imap", "", "IMAP server HOST:PORT (required)")
-	smtp := fs.String("smtp", "", "SMTP submission server HOST:PORT (required)")
+func cmdInit(ctx context.Context, c *cli.Call) error {
+	fs := c.Flags
+	dir := fs.String("data", "", "data directory `DIR` to create (required)")
+	addr := fs.String("addr", "", "the thing's mail address `ADDR` (required)")
+	name := fs.String("name", "", "the `NAME` people see (required)")
+	kind := fs.String("kind", "", "device `KIND`: "+strings.Join(driver.Kinds(), ", ")+" (required)")
+	imap := fs.String("imap", "", "IMAP server `HOST:PORT` (required)")
+	smtp := fs.String("smtp", "", "SMTP submission server `HOST:PORT` (required)")
 	security := fs.String("security", "tls", "tls, starttls, or plain (loopback only)")
 	user := fs.String("user", "", "login name (default: the address)")
 	pwStdin := fs.Bool("password-stdin", false, "read the account password from the first line of stdin")
 	pin := fs.String("pin", "", "SHA-256 fingerprint of the server certificate (self-signed home node)")
-	if err := fs.parse(args); err != nil {
+	noCheck := fs.Bool("no-check", false, "write the configuration without logging in to the servers first")
+	if err := c.Parse(0, 0); err != nil {
 		return err
 	}
-	for flagName, v := range map[string]string{"data": *dir, "addr": *addr, "name": *name, "kind": *kind, "imap": *imap, "smtp": *smtp} {
-		if v == "" {
-			fmt.Fprintf(stderr, "thingd init: --%s is required\n", flagName)
-			return errUsage
-		}
+	if err := c.Require("data", "addr", "name", "kind", "imap", "smtp"); err != nil {
+		return err
 	}
 	var password string
 	if *pwStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
+		line, err := bufio.NewReader(c.Stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return fmt.Errorf("read password: %w", err)
 		}
@@ -140,12 +84,18 @@ func cmdInit(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	f := &thing.File{Name: *name, Kind: *kind, Addr: *addr, Processed: thing.DefaultProcessed, Quarantine: thing.DefaultQuarantine}
 	f.Mail.IMAP, f.Mail.SMTP, f.Mail.Security, f.Mail.User, f.Mail.Password, f.Mail.PinSHA256 = *imap, *smtp, *security, *user, password, *pin
-	if _, err := f.Account(); err != nil {
+	acct, err := f.Account()
+	if err != nil {
 		return err
 	}
 	if *kind != "exec" {
 		if err := (&driver.Config{}).Check(*kind); err != nil {
 			return err
+		}
+	}
+	if !*noCheck {
+		if err := transport.Check(ctx, acct); err != nil {
+			return fmt.Errorf("account check (--no-check skips it): %w", err)
 		}
 	}
 	if _, err := thing.Init(*dir, *addr, *name); err != nil {
@@ -155,27 +105,25 @@ func cmdInit(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *kind == "exec" {
-		fmt.Fprintf(stderr, "Add the commands to %s before running the thing.\n", filepath.Join(*dir, thing.ConfigFile))
+		fmt.Fprintf(c.Stderr, "Add the commands to %s before running the thing.\n", filepath.Join(*dir, thing.ConfigFile))
 		inv, _, err := thing.ReadFactoryInvite(*dir, *name)
 		if err != nil {
 			return err
 		}
-		return showQR(*dir, inv.URL(), inv.Addr, inv.Fingerprint.Human(), stdout, stderr)
+		return showQR(*dir, inv.URL(), inv.Addr, inv.Fingerprint.Human(), c.Stdout, c.Stderr)
 	}
-	return printQR(*dir, stdout, stderr)
+	return printQR(*dir, c.Stdout, c.Stderr)
 }
 
-func cmdQR(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("qr", "thingd qr: print the thing's invite link and rewrite DIR/invite.png.", stderr)
-	dir := fs.String("data", "", "the thing's data directory (required)")
-	if err := fs.parse(args); err != nil {
+func cmdQR(_ context.Context, c *cli.Call) error {
+	dir := c.Flags.String("data", "", "the thing's data directory `DIR` (required)")
+	if err := c.Parse(0, 0); err != nil {
 		return err
 	}
-	if *dir == "" {
-		fmt.Fprintln(stderr, "thingd qr: --data is required")
-		return errUsage
+	if err := c.Require("data"); err != nil {
+		return err
 	}
-	return printQR(*dir, stdout, stderr)
+	return printQR(*dir, c.Stdout, c.Stderr)
 }
 
 // printQR shows the factory invite: the link on stdout, the QR code as
@@ -210,24 +158,21 @@ func showQR(dir, url, addr, fpr string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func cmdRun(args []string, stderr io.Writer) error {
-	fs := newFlags("run", "thingd run: serve one or more things until SIGTERM or SIGINT.", stderr)
+func cmdRun(ctx context.Context, c *cli.Call) error {
 	var dirs multiFlag
-	fs.Var(&dirs, "data", "a thing's data directory (repeat for several things)")
-	level := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.parse(args); err != nil {
+	c.Flags.Var(&dirs, "data", "a thing's data directory `DIR` (repeat for several things)")
+	level := c.Flags.String("log-level", "info", "debug, info, warn or error")
+	if err := c.Parse(0, 0); err != nil {
 		return err
 	}
-	if len(dirs) == 0 {
-		fmt.Fprintln(stderr, "thingd run: --data is required")
-		return errUsage
+	if err := c.Require("data"); err != nil {
+		return err
 	}
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
-		fmt.Fprintf(stderr, "thingd run: --log-level: %v\n", err)
-		return errUsage
+		return cli.Usagef("--log-level: %v", err)
 	}
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	log := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: lv}))
 	var agents []*thing.Agent
 	defer func() {
 		for _, a := range agents {
@@ -246,7 +191,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		agents = append(agents, a)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	var wg sync.WaitGroup
 	errs := make([]error, len(agents))

@@ -73,7 +73,7 @@ func TestCLIBadConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, code := homenodeCmd(t, "", "run", "--data", n.dir)
-	re := regexp.MustCompile(`^homenode: bad config: .*homenode\.toml:\d+: listen\.plain_imap: plain-text listener "192\.0\.2\.1:143" refused`)
+	re := regexp.MustCompile(`^homenode run: bad config: .*homenode\.toml:\d+: listen\.plain_imap: plain-text listener "192\.0\.2\.1:143" refused`)
 	if code != 2 || len(lines(out)) != 1 || !re.MatchString(out) {
 		t.Errorf("run with a public plain listener: exit %d, %q", code, out)
 	}

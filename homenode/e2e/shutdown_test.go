@@ -148,7 +148,7 @@ func TestGracefulShutdown(t *testing.T) {
 		stalled := dialRaw(t, n.submission, alice, n.pass[alice])
 		rest := stalled.startData(alice, bob, bigMessage(alice, bob, "stalled"))
 		p.signal(syscall.SIGTERM)
-		if code := p.wait(30 * time.Second); code != 1 || !strings.Contains(p.log.String(), "homenode: plain submission transactions cut off at shutdown: context deadline exceeded\n") {
+		if code := p.wait(30 * time.Second); code != 1 || !strings.Contains(p.log.String(), "homenode run: plain submission transactions cut off at shutdown: context deadline exceeded\n") {
 			t.Errorf("exit %d; want 1 and a line saying the transaction was cut off:\n%s", code, p.log)
 		}
 		if code, msg := stalled.finishData(rest); code == 250 {
