@@ -9,6 +9,9 @@
 # its default, 60s per input, spends a short run minimizing one large input
 # and hardly fuzzing at all. FUZZPARALLEL (default 2) is the number of
 # fuzzing workers, one per core of the machines we run on.
+#
+# Go keeps the inputs that found new coverage in its cache and re-runs them
+# all before fuzzing; when that eats a short run, `go clean -fuzzcache`.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +48,7 @@ for pkg in $pkgs; do
 	[[ $pkg == "$module" ]] && short=.
 	if ! list=$(go test -list '^Fuzz' "$pkg" 2>&1); then
 		echo "$list"
-		rows+=("$short|-|-|-|-|-|build failed")
+		rows+=("$short|-|-|-|-|-|-|build failed")
 		failed=1
 		continue
 	fi
@@ -55,16 +58,20 @@ for pkg in $pkgs; do
 		go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" -fuzzminimizetime "$minimize" \
 			-parallel "$parallel" "$pkg" 2>&1 | tee "$log"
 		rc=${PIPESTATUS[0]}
-		execs=- new=- rate=- status=ok
+		execs=0 new=- corpus=- rate=0 status=ok
 		last=$(grep -E '^fuzz: elapsed: [^,]+, execs: ' "$log" | tail -n 1)
-		re='^fuzz: elapsed: ([^,]+), execs: ([0-9]+) \([0-9]+/sec\)(, new interesting: ([0-9]+))?'
+		re='^fuzz: elapsed: ([^,]+), execs: ([0-9]+) \([0-9]+/sec\)(, new interesting: ([0-9]+) \(total: ([0-9]+)\))?'
 		if [[ $last =~ $re ]]; then
 			execs=${BASH_REMATCH[2]}
 			new=${BASH_REMATCH[4]:--}
+			corpus=${BASH_REMATCH[5]:--}
 			secs=$(seconds "${BASH_REMATCH[1]}")
 			# The rate go prints is that of the last interval (0/sec at
 			# the end); the table gives the mean over the run.
 			rate=$((execs / (secs > 0 ? secs : 1)))
+		elif base=$(grep -oE 'baseline coverage: [0-9]+/[0-9]+' "$log" | tail -n 1); then
+			# FUZZTIME ran out while go re-ran the corpus it keeps.
+			status="ok, only ${base#baseline coverage: } of the corpus re-run"
 		fi
 		if ((rc != 0)) && deadline_race "$log" "$target"; then
 			# Nothing was found; the seeds and kept inputs must still pass.
@@ -80,18 +87,19 @@ for pkg in $pkgs; do
 			[[ -n $input ]] && status="FAIL $short/$input"
 		fi
 		load=$(cut -d' ' -f1 /proc/loadavg)
-		rows+=("$short|$target|$execs|$new|$rate|$load|$status")
+		rows+=("$short|$target|$execs|$new|$corpus|$rate|$load|$status")
 	done
 done
 
 echo
-# new: inputs with new coverage found in this run; load: the 1-minute load
-# average as the target ended, of which the fuzzing itself is about 2.
+# new: inputs with new coverage found in this run; corpus: the inputs go
+# keeps for the target (seeds, testdata/fuzz and its cache, see above); load:
+# the 1-minute load average as the target ended, about 2 of it our fuzzing.
 echo "fuzztime $fuzztime, minimize $minimize, $parallel workers"
-format='%-20s %-20s %10s %6s %8s %5s  %s\n'
-printf "$format" package target execs new execs/s load status
+format='%-20s %-20s %10s %5s %6s %8s %5s  %s\n'
+printf "$format" package target execs new corpus execs/s load status
 for row in "${rows[@]}"; do
-	IFS='|' read -r p t e n r l s <<<"$row"
-	printf "$format" "$p" "$t" "$e" "$n" "$r" "$l" "$s"
+	IFS='|' read -r p t e n c r l s <<<"$row"
+	printf "$format" "$p" "$t" "$e" "$n" "$c" "$r" "$l" "$s"
 done
 exit "$failed"
