@@ -42,8 +42,4 @@ cross:
 
 FUZZTIME ?= 10s
 fuzz:
-	@set -e; for pkg in $$(go list ./...); do \
-	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
-	  done; \
-	done
+	scripts/fuzz.sh $(FUZZTIME)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -38,17 +39,42 @@ func FuzzDecodeQR(f *testing.F) {
 }
 
 // FuzzSenderAddr: the outer From of untrusted mail is read without a
-// panic, and what comes back is lower case and has no angle brackets.
+// panic, and what comes back is empty or a bare lower-case address.
 func FuzzSenderAddr(f *testing.F) {
 	f.Add([]byte("From: <Lamp@Demo.Home.Arpa>\r\nTo: x\r\n\r\nbody"))
 	f.Add([]byte("from: lamp@x\n\nFrom: other@y"))
 	f.Add([]byte("From: \"A <b>\" <c@d>\r\n\r\n"))
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		a := senderAddr(raw)
+		if a == "" {
+			return
+		}
 		if a != strings.ToLower(a) || strings.ContainsAny(a, "<>") {
 			t.Fatalf("senderAddr = %q", a)
 		}
+		if p, err := mail.ParseAddress(a); err != nil || p.Address != a {
+			t.Fatalf("senderAddr = %q, which is no bare address (%v)", a, err)
+		}
 	})
+}
+
+func TestSenderAddr(t *testing.T) {
+	for _, tt := range []struct{ raw, want string }{
+		{"From: <Lamp@Demo.Home.Arpa>\r\nTo: x\r\n\r\nbody", "lamp@demo.home.arpa"},
+		{"from: Lamp <lamp@x>\n\nFrom: other@y", "lamp@x"},
+		{"From: \"A <b>\" <c@d>\r\n\r\n", "c@d"},
+		{"From: \"lamp\"@x\r\n\r\n", "lamp@x"},
+		{"To: x\r\n\r\nFrom: a@b", ""},
+		{"From:>0", ""},
+		// Found by FuzzSenderAddr: net/mail unquotes the local part.
+		{"From: \"<\"@x\r\n\r\n", ""},
+		{"From: x <\"a\\>\"@y>\r\n\r\n", ""},
+		{"From: \"a b\"@x\r\n\r\n", ""},
+	} {
+		if got := senderAddr([]byte(tt.raw)); got != tt.want {
+			t.Errorf("senderAddr(%q) = %q, want %q", tt.raw, got, tt.want)
+		}
+	}
 }
 
 // FuzzLearnRole: a welcome text sets one of the three roles or nothing.

@@ -376,7 +376,9 @@ func senderAddr(raw []byte) string {
 	for line := range strings.SplitSeq(string(raw[:end]), "\n") {
 		if len(line) > 5 && strings.EqualFold(line[:5], "from:") {
 			a, err := mail.ParseAddress(strings.TrimSpace(line[5:]))
-			if err != nil {
+			// A local part that needs quoting ("<"@x) unquotes to
+			// text that is no bare address: no thing has one.
+			if err != nil || (&mail.Address{Address: a.Address}).String() != "<"+a.Address+">" {
 				return ""
 			}
 			return strings.ToLower(a.Address)

@@ -47,7 +47,9 @@ func (e *ConfigError) Error() string {
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Msg)
-	return b.String()
+	// One line, for logs and for people: TOML messages quote the input,
+	// line breaks included ("not a binary number: '0b\n'").
+	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(b.String())
 }
 
 // Is makes errors.Is(err, ErrBadConfig) true.

@@ -108,6 +108,8 @@ func TestParseConfigBad(t *testing.T) {
 		{"unknown key", func(s string) string {
 			return strings.Replace(s, `smtp = `, `smpt = `, 1)
 		}, 0, "x.toml: listen.smpt: unknown key"},
+		// Found by FuzzParseConfig: the message quotes the input, newline too.
+		{"line break quoted", func(string) string { return "0=0b\n" }, 1, `x.toml:1: 0: not a binary number: '0b\n'`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
