@@ -24,9 +24,11 @@
 // a second count beside the store's and could disagree with it between a
 // commit and its notification; the per-connection view cannot.)
 //
-// IDLE registration race (see reference/libraries.md): the watcher queues
-// changes whether or not the connection idles, and Idle flushes the queue
-// right after it starts waiting on the wake channel, so a delivery that
-// lands between "+ idling" and the wait is written at once, not when the
-// client next sends DONE.
+// IDLE registration race: go-imap v2 beta.8's SessionTracker misses an
+// update queued between "+ idling" and its own registration until the client
+// sends DONE (5-10 % of deliveries in a loop of "start IDLE, deliver at
+// once"). Here the watcher queues changes whether or not the connection
+// idles, and Idle flushes the queue right after it starts waiting on the wake
+// channel, so a delivery that lands between "+ idling" and the wait is
+// written at once, not when the client next sends DONE.
 package imapd

@@ -60,7 +60,7 @@ func TestIdlePushToEveryConnection(t *testing.T) {
 	stopIdle(t, iOther)
 }
 
-// THE RACE TEST (reference/libraries.md): start IDLE, deliver the moment the
+// THE RACE TEST (see the package doc): start IDLE, deliver the moment the
 // server has answered "+ idling", and require the EXISTS within 5 s, every
 // time. With go-imap's own SessionTracker.Idle 5-10 % of these were missed.
 func TestIdleRaceDeliverRightAfterIdling(t *testing.T) {
