@@ -68,13 +68,6 @@ type App struct {
 	things   map[string]*thingRecord // by ID, the keys checked at load
 	pairings map[string]*pairing
 	waiters  map[string][]chan struct{}
-	// settled holds the outcomes of commands whose reply is verified and
-	// matched but not yet committed (see answerEarly).
-	settled map[string]Command
-	// committing is closed when the reply answerEarly released is
-	// committed (nil when none is in flight: the inbox handles one message
-	// at a time).
-	committing chan struct{}
 	// sentDeadlines are the deadlines of the commands sent and not yet
 	// answered, for the expiry loop.
 	sentDeadlines map[string]time.Time
@@ -139,7 +132,6 @@ func Open(opts Options) (*App, error) {
 		things:        map[string]*thingRecord{},
 		pairings:      map[string]*pairing{},
 		waiters:       map[string][]chan struct{}{},
-		settled:       map[string]Command{},
 		sentDeadlines: map[string]time.Time{},
 		conn:          ConnStatus{State: transport.StateStopped.String()},
 	}

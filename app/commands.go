@@ -126,9 +126,8 @@ func (a *App) Do(ctx context.Context, thingID, text string) (Command, error) {
 }
 
 // Wait waits until the command has an outcome (or ctx ends) and returns
-// it, with the error of Command.Err. It returns as soon as the thing's
-// reply is verified and matched, before the reply is committed to the
-// history (History waits for that commit; the events follow it).
+// it, with the error of Command.Err. The outcome is committed (the history
+// holds the reply) before Wait returns.
 func (a *App) Wait(ctx context.Context, id string) (Command, error) {
 	for {
 		ch := make(chan struct{})
@@ -163,14 +162,6 @@ func (a *App) Wait(ctx context.Context, id string) (Command, error) {
 	}
 }
 
-// isSettled reports whether a reply to the command is being committed.
-func (a *App) isSettled(id string) bool {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	_, ok := a.settled[id]
-	return ok
-}
-
 func (a *App) dropWaiter(id string, ch chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -184,12 +175,6 @@ func (a *App) dropWaiter(id string, ch chan struct{}) {
 
 // Command returns a command by its ID.
 func (a *App) Command(id string) (Command, error) {
-	a.mu.RLock()
-	early, ok := a.settled[id]
-	a.mu.RUnlock()
-	if ok {
-		return early, nil
-	}
 	var c *commandRecord
 	err := a.st.db.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -204,9 +189,6 @@ func (a *App) Command(id string) (Command, error) {
 
 // Pending lists the commands without an outcome yet, oldest first.
 func (a *App) Pending() ([]Command, error) {
-	if err := a.awaitCommit(context.Background()); err != nil {
-		return nil, err
-	}
 	recs, err := a.st.pendingCommands()
 	if err != nil {
 		return nil, err
@@ -484,7 +466,7 @@ func (a *App) runExpiry(ctx context.Context) {
 		a.mu.Unlock()
 		for _, id := range due {
 			_, err := a.transition(id, func(c *commandRecord) bool {
-				if c.Status != StatusSent || a.isSettled(id) {
+				if c.Status != StatusSent {
 					return false // answered meanwhile
 				}
 				c.Status, c.DoneAt = StatusExpired, now

@@ -50,12 +50,11 @@
 // for good). A reply that arrives after expiry still updates the command and
 // is marked late: the thing did act on it.
 //
-// Wait (and Do) return as soon as a verified reply is matched to its
-// command, without waiting for the reply's fsync; Thing and Command show
-// the outcome at once, History and Pending wait for the commit, and the
-// events are published after it, so that what an event announces can be
-// read back. The reply stays in the mailbox until it is committed: a crash
-// in between loses nothing.
+// A verified reply is committed in one transaction (the command's outcome,
+// the history entry, the thing's state) before its waiters wake and its
+// events are published, so that what Wait or an event reports can be read
+// back. The reply stays in the mailbox until it is committed: a crash in
+// between loses nothing.
 //
 // RunDemo starts the demo home of package demo inside the app and makes
 // its person account this app's account; the app owns the home (DemoThings

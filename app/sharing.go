@@ -135,11 +135,6 @@ func (a *App) Remove(ctx context.Context, thingID string, force bool) error {
 		if _, err := a.do(ctx, thingID, cmd); err != nil && !force {
 			return fmt.Errorf("remove: the thing did not let us go (%w); remove with force to forget it anyway", err)
 		}
-		// The answer is recorded (and leaves the mailbox) before the
-		// thing is forgotten.
-		if err := a.awaitCommit(ctx); err != nil {
-			return fmt.Errorf("remove: %w", err)
-		}
 	}
 	if err := a.st.db.Update(func(tx *bbolt.Tx) error { return deleteThing(tx, thingID) }); err != nil {
 		return fmt.Errorf("remove: %w", err)
