@@ -14,7 +14,6 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/transport"
 )
@@ -75,11 +74,6 @@ type App struct {
 
 	runMu sync.Mutex
 	run   *running
-
-	// demo is the demo home the app runs (RunDemo, or Start restarting
-	// it); demoMu is taken after runMu, never before.
-	demoMu sync.Mutex
-	demo   *demo.Demo
 }
 
 // running is what Start starts and Stop stops.
@@ -142,12 +136,10 @@ func Open(opts Options) (*App, error) {
 	return a, nil
 }
 
-// Close stops the app (see Stop), stops the demo home it runs, if any, and
-// closes the data directory.
+// Close stops the app (see Stop) and closes the data directory.
 func (a *App) Close() error {
 	a.Stop()
-	err := a.closeDemo()
-	return errors.Join(err, a.st.close())
+	return a.st.close()
 }
 
 // Dir is the data directory.
@@ -305,15 +297,8 @@ type secretPasswords struct {
 // SetAccount stores the mail account: the settings in the data directory,
 // the passwords in the keyring or encrypted to the identity. With check it
 // first logs in to both servers (transport.Check) and stores nothing when
-// that fails. The account's address must be the identity's. The account is
-// no longer the demo's (see DemoAccount).
+// that fails. The account's address must be the identity's.
 func (a *App) SetAccount(ctx context.Context, acct Account, check bool) error {
-	return a.setAccount(ctx, acct, check, nil)
-}
-
-// setAccount is SetAccount that records, with dr, that the account is the
-// demo home's.
-func (a *App) setAccount(ctx context.Context, acct Account, check bool, dr *demoRecord) error {
 	id, err := a.identity()
 	if err != nil {
 		return err
@@ -355,13 +340,6 @@ func (a *App) setAccount(ctx context.Context, acct Account, check bool, dr *demo
 	err = a.st.db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := putJSON(meta, keyAccount, rec); err != nil {
-			return err
-		}
-		if dr == nil {
-			if err := meta.Delete(keyDemo); err != nil {
-				return err
-			}
-		} else if err := putJSON(meta, keyDemo, dr); err != nil {
 			return err
 		}
 		return putJSON(meta, keySecret, sec)

@@ -55,15 +55,4 @@
 // events are published, so that what Wait or an event reports can be read
 // back. The reply stays in the mailbox until it is committed: a crash in
 // between loses nothing.
-//
-// RunDemo starts the demo home of package demo inside the app and makes
-// its person account this app's account; the app owns the home (DemoThings
-// lists its things with their codes, DemoOpenDoor and DemoCloseDoor play
-// the front door, Close stops it). app.db remembers that the account is the
-// demo's (DemoAccount), and since the demo's password is fresh on each
-// start, Start starts the home again by itself when nothing answers on its
-// port: after a restart a GUI only unlocks and calls Start. StartDemo is
-// the older form that hands the *demo.Demo to the caller, who closes it
-// (thingctl demo keeps it running in its own process, and other processes'
-// Start find it answering and use it).
 package app

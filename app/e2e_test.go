@@ -20,11 +20,13 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx := testCtx(t)
 	alice := openApp(t, app.Options{})
 	ev := watchEvents(t, alice)
-	d, err := alice.StartDemo(ctx, app.DemoOptions{Dir: t.TempDir(), Name: "Alice", Passphrase: passphrase})
-	if err != nil {
+	d := startDemo(t, demo.Options{})
+	if _, err := alice.CreateProfile(ctx, "Alice", d.Person.Address, passphrase); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Close(context.Background()) })
+	if err := alice.SetAccount(ctx, d.Person, false); err != nil {
+		t.Fatal(err)
+	}
 	if _, where, err := alice.AccountSettings(); err != nil || where != "encrypted" {
 		t.Fatalf("account stored %q, %v; want the encrypted fallback", where, err)
 	}

@@ -11,10 +11,6 @@ import (
 // backoff), sends the outbox and expires unanswered commands, in the
 // background until Stop. It needs the unlocked identity and an account.
 // ctx bounds only the start itself. Starting a running app does nothing.
-//
-// When the account is the demo home's (DemoAccount) and that home does not
-// answer, Start first starts it inside the app, as RunDemo does: after a
-// restart the demo works again without the caller doing anything.
 func (a *App) Start(ctx context.Context) error {
 	a.runMu.Lock()
 	defer a.runMu.Unlock()
@@ -23,9 +19,6 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	if _, err := a.identity(); err != nil {
 		return err
-	}
-	if err := a.restartDemo(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
 	}
 	acct, err := a.Account(ctx)
 	if err != nil {

@@ -33,7 +33,6 @@ var (
 	keyAccount = []byte("account")
 	keySecret  = []byte("secret")
 	keyMailbox = []byte("mailbox")
-	keyDemo    = []byte("demo")
 )
 
 // seenRetention is how long incoming Message-IDs are remembered, so that a

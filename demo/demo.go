@@ -69,6 +69,8 @@ type Demo struct {
 // Thing is one simulated thing of the demo.
 type Thing struct {
 	Kind, Name, Addr string
+	// Fingerprint is the thing's key: the app.Thing ID it has once paired.
+	Fingerprint string
 	// Invite is the factory code (an i.delta.chat link): the first person
 	// to pair with it becomes the owner.
 	Invite string
@@ -167,7 +169,8 @@ func (d *Demo) startThing(ctx, runCtx context.Context, opts Options, kind, local
 			opts.Logger.Error("demo thing stopped", "kind", kind, "err", err)
 		}
 	}()
-	return &Thing{Kind: kind, Name: name, Addr: acct.Address, Invite: inv.URL(), QR: png, Agent: a}, nil
+	return &Thing{Kind: kind, Name: name, Addr: acct.Address, Fingerprint: a.Identity().Fingerprint().String(),
+		Invite: inv.URL(), QR: png, Agent: a}, nil
 }
 
 // Thing returns the demo thing of a kind ("light", "thermostat", "lock").

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 )
 
 // waitRunning waits for the lifecycle to report a start or stop.
@@ -37,19 +38,21 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	things, err := a.RunDemo(ctx, app.DemoOptions{Name: "Ada", Passphrase: []byte("correct horse")})
+	host := demo.NewHost(a, nil)
+	defer host.Close()
+	d, err := host.Run(ctx, demo.RunOptions{Name: "Ada", Passphrase: []byte("correct horse")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lockCode string
-	for _, th := range things {
+	for _, th := range d.Things {
 		if th.Kind == "lock" {
 			lockCode = th.Invite
 		}
 	}
 
 	changes := make(chan bool, 16)
-	l := NewLifecycle(a, true, func(running bool, err error) {
+	l := NewLifecycle(host, true, func(running bool, err error) {
 		if err != nil {
 			t.Errorf("start: %v", err)
 		}
@@ -81,10 +84,10 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 	// The lock command waits in our outbox, so the door is still unlocked:
 	// someone opens and closes it, and the events go to our mailbox while
 	// we are away.
-	if err := a.DemoOpenDoor(); err != nil {
+	if err := host.OpenDoor(); err != nil {
 		t.Fatalf("open the door (the lock command must not have gone out): %v", err)
 	}
-	if err := a.DemoCloseDoor(); err != nil {
+	if err := host.CloseDoor(); err != nil {
 		t.Fatal(err)
 	}
 	sawWhileAway := drainFor(events, 700*time.Millisecond)

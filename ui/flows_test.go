@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 )
 
 // TestLockEventsAndRefusal: an event from a thing becomes a notification
@@ -375,9 +376,9 @@ func TestUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a demo home; skipped with -short")
 	}
-	// The test runs the demo home itself (StartDemo hands it over), so
-	// that it can stop it under the app; the app finds it answering and
-	// uses it.
+	// The test runs the demo home with a Host of its own, so that it can
+	// stop it under the app; the app's Host finds it answering and uses
+	// it.
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -385,11 +386,12 @@ func TestUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home, err := core.StartDemo(ctx, app.DemoOptions{Dir: t.TempDir(), Name: "Ada", Passphrase: []byte("correct horse battery")})
+	host := demo.NewHost(core, nil)
+	defer host.Close()
+	home, err := host.Run(ctx, demo.RunOptions{Dir: t.TempDir(), Name: "Ada", Passphrase: []byte("correct horse battery")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer home.Close(context.Background())
 	if err := core.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
 )
@@ -79,6 +80,7 @@ type globals struct {
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
+	hosts     []*demo.Host // closed when the command ends (see start)
 }
 
 func main() {
@@ -145,6 +147,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitFailed
 	}
 	err := f(ctx, g, args[1:])
+	for _, h := range g.hosts {
+		if cerr := h.Close(); cerr != nil {
+			err = errors.Join(err, cerr)
+		}
+	}
 	var ee *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
@@ -266,11 +273,20 @@ func (g *globals) connected(ctx context.Context) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Start(ctx); err != nil {
+	if err := g.start(ctx, a); err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// start starts a through a demo.Host: when the account is the demo's and
+// no "thingctl demo" runs its home any more, the home runs in this process
+// until the command ends.
+func (g *globals) start(ctx context.Context, a *app.App) error {
+	h := demo.NewHost(a, g.logger())
+	g.hosts = append(g.hosts, h)
+	return h.Start(ctx)
 }
 
 func (g *globals) printJSON(v any) error {
@@ -492,7 +508,7 @@ func cmdWatch(ctx context.Context, g *globals, args []string) error {
 	defer a.Close()
 	events, stop := a.Events()
 	defer stop()
-	if err := a.Start(ctx); err != nil {
+	if err := g.start(ctx, a); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(g.stdout)
@@ -785,12 +801,13 @@ func cmdDemo(ctx context.Context, g *globals, args []string) error {
 			return err
 		}
 	}
-	d, err := a.StartDemo(ctx, app.DemoOptions{Dir: *dir, Name: *name, Passphrase: pw})
+	host := demo.NewHost(a, g.logger())
+	defer host.Close()
+	d, err := host.Run(ctx, demo.RunOptions{Dir: *dir, Name: *name, Passphrase: pw})
 	if err != nil {
 		a.Close()
 		return err
 	}
-	defer d.Close(context.Background())
 	if *pair {
 		err = a.Start(ctx)
 		for _, t := range d.Things {
