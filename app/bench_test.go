@@ -38,7 +38,7 @@ func BenchmarkCommandRoundTrip(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		if _, err := a.Do(ctx, th.ID, "toggle"); err != nil {
+		if _, err := do(ctx, a, th.ID, "toggle"); err != nil {
 			b.Fatal(err)
 		}
 		samples = append(samples, time.Since(start))
@@ -64,7 +64,7 @@ func BenchmarkCommandRoundTripIdle(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		if _, err := a.Do(ctx, th.ID, "toggle"); err != nil {
+		if _, err := do(ctx, a, th.ID, "toggle"); err != nil {
 			b.Fatal(err)
 		}
 		samples = append(samples, time.Since(start))

@@ -45,12 +45,11 @@ func (a *App) Send(ctx context.Context, thingID, text string, timeout time.Durat
 	if err != nil {
 		return Command{}, err
 	}
-	return a.SendCommand(ctx, thingID, cmd, timeout)
+	return a.sendCommand(ctx, thingID, cmd, timeout)
 }
 
-// SendCommand is Send for a command already in canonical form (a GUI
-// control builds it from the capabilities).
-func (a *App) SendCommand(ctx context.Context, thingID string, cmd wire.Command, timeout time.Duration) (Command, error) {
+// sendCommand is Send for a command already in canonical form.
+func (a *App) sendCommand(ctx context.Context, thingID string, cmd wire.Command, timeout time.Duration) (Command, error) {
 	id, err := a.identity()
 	if err != nil {
 		return Command{}, err
@@ -89,7 +88,7 @@ func (a *App) SendCommand(ctx context.Context, thingID string, cmd wire.Command,
 	if timeout <= 0 {
 		timeout = a.opts.CommandTimeout
 	}
-	timeout = min(timeout, MaxCommandTimeout)
+	timeout = min(timeout, maxCommandTimeout)
 	c := commandRecord{Command: Command{ID: s.MessageID, Thing: thingID, Command: cmd, Status: StatusQueued,
 		Created: now, Deadline: now.Add(timeout)}}
 	err = a.st.db.Update(func(tx *bbolt.Tx) error {
@@ -113,34 +112,24 @@ func (a *App) SendCommand(ctx context.Context, thingID string, cmd wire.Command,
 	return out, nil
 }
 
-// Do sends the command and waits for its outcome. The error is nil only
-// when the thing answered; otherwise it is a *CommandError (refused,
-// expired, failed) or what kept the command from being sent; the Command
-// is returned in every case where one was queued.
-func (a *App) Do(ctx context.Context, thingID, text string) (Command, error) {
-	c, err := a.Send(ctx, thingID, text, 0)
-	if err != nil {
-		return c, err
-	}
-	return a.Wait(ctx, c.ID)
-}
-
 // Wait waits until the command has an outcome (or ctx ends) and returns
-// it, with the error of Command.Err. The outcome is committed (the history
-// holds the reply) before Wait returns.
+// it. The error is nil when the thing answered; it wraps ErrRefused when
+// the thing refused (Reply.Reason says why), and otherwise says why the
+// command expired or failed (Status tells which). The outcome is committed
+// (the history holds the reply) before Wait returns.
 func (a *App) Wait(ctx context.Context, id string) (Command, error) {
 	for {
 		ch := make(chan struct{})
 		a.mu.Lock()
 		a.waiters[id] = append(a.waiters[id], ch)
 		a.mu.Unlock()
-		c, err := a.Command(id)
+		c, err := a.command(id)
 		if err != nil || c.Status.Final() {
 			a.dropWaiter(id, ch)
 			if err != nil {
 				return c, err
 			}
-			return c, c.Err()
+			return c, c.err()
 		}
 		// While the app is stopped nothing expires the command: give up at
 		// its deadline instead of waiting for ctx.
@@ -173,8 +162,8 @@ func (a *App) dropWaiter(id string, ch chan struct{}) {
 	}
 }
 
-// Command returns a command by its ID.
-func (a *App) Command(id string) (Command, error) {
+// command returns a command by its ID.
+func (a *App) command(id string) (Command, error) {
 	var c *commandRecord
 	err := a.st.db.View(func(tx *bbolt.Tx) error {
 		var err error

@@ -12,12 +12,13 @@
 // Life cycle:
 //
 //	a, _ := app.Open(app.Options{Dir: dir})
-//	a.CreateProfile(ctx, name, addr, passphrase)   // or ImportProfile, or Unlock
-//	a.SetAccount(ctx, acct, true)                  // or SetAccountDCLOGIN; checks the login
-//	a.Start(ctx)                                   // inbox watcher, outbox, expiry
-//	events, stop := a.Events()                     // for the GUI
-//	th, _ := a.Pair(ctx, scannedText)              // or PairImage; Securejoin + describe
-//	c, _ := a.Do(ctx, th.ID, "set brightness 40")  // send and wait: answered, refused or expired
+//	a.CreateProfile(ctx, name, addr, passphrase)        // or ImportProfile, or Unlock
+//	a.SetAccount(ctx, acct, true)                       // or SetAccountDCLOGIN; checks the login
+//	a.Start(ctx)                                        // inbox watcher, outbox, expiry
+//	events, stop := a.Events()                          // for the GUI
+//	th, _ := a.Pair(ctx, scannedText)                   // or PairImage; Securejoin + describe
+//	c, _ := a.Send(ctx, th.ID, "set brightness 40", 0) // queued in the durable outbox
+//	c, _ = a.Wait(ctx, c.ID)                            // answered, refused, expired or failed
 //	a.Stop(); a.Close()
 //
 // Every method is safe for concurrent use. Methods that do I/O take a

@@ -212,7 +212,7 @@ func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wi
 
 // finished publishes a command's outcome and wakes its waiters.
 func (a *App) finished(cmdID string) {
-	c, err := a.Command(cmdID)
+	c, err := a.command(cmdID)
 	if err != nil {
 		return
 	}

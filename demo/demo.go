@@ -11,8 +11,7 @@ import (
 	"sync"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
-
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/thing/driver"
@@ -156,10 +155,10 @@ func (d *Demo) startThing(ctx, runCtx context.Context, opts Options, kind, local
 		a.Close()
 		return nil, err
 	}
-	png, err := qrcode.Encode(inv.URL(), qrcode.Medium, 512)
+	png, err := qr.Encode(inv.URL(), 512)
 	if err != nil {
 		a.Close()
-		return nil, fmt.Errorf("QR code: %w", err)
+		return nil, err
 	}
 	d.wg.Add(1)
 	go func() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
@@ -91,7 +92,7 @@ func TestHostAcrossRestarts(t *testing.T) {
 	things := h.Things()
 	kinds := map[string]*demo.Thing{}
 	for _, dt := range things {
-		if code, err := app.DecodeQR(dt.QR); err != nil || code != dt.Invite {
+		if code, err := qr.Decode(dt.QR); err != nil || code != dt.Invite {
 			t.Fatalf("%s: QR says %q, %v; invite %q", dt.Kind, code, err, dt.Invite)
 		}
 		info, err := app.ParseInvite(dt.Invite)
@@ -125,7 +126,7 @@ func TestHostAcrossRestarts(t *testing.T) {
 	}
 	events, stop := a.Events()
 	defer stop()
-	if _, err := a.Do(ctx, lock.ID, "unlock"); err != nil {
+	if _, err := do(ctx, a, lock.ID, "unlock"); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.OpenDoor(); err != nil {
@@ -137,7 +138,7 @@ func TestHostAcrossRestarts(t *testing.T) {
 	if err := h.CloseDoor(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Do(ctx, lamp.ID, "on"); err != nil {
+	if _, err := do(ctx, a, lamp.ID, "on"); err != nil {
 		t.Fatal(err)
 	}
 	acct, _, err := a.AccountSettings()
@@ -171,7 +172,7 @@ func TestHostAcrossRestarts(t *testing.T) {
 	if len(back) != 3 || back[0].Invite != things[0].Invite || !paired(b, back[0]) {
 		t.Fatalf("demo after restart: %+v", back)
 	}
-	c, err := b.Do(ctx, lamp.ID, "off")
+	c, err := do(ctx, b, lamp.ID, "off")
 	if err != nil || !c.Reply.State["power"].Equal(wire.BoolValue(false)) {
 		t.Fatalf("lamp after restart: %+v %v", c.Reply, err)
 	}
@@ -188,14 +189,16 @@ func TestHostOtherAccount(t *testing.T) {
 	if _, err := h.Run(ctx, demo.RunOptions{Name: "Ada", Passphrase: passphrase}); err != nil {
 		t.Fatal(err)
 	}
-	acct, err := a.Account(ctx)
+	demoAcct, _, err := a.AccountSettings()
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := acct.IMAP.HostPort
+	home := demoAcct.IMAP.HostPort
 	// Nothing listens on port 1: a server the person names, not the demo's.
-	acct.IMAP.HostPort, acct.SMTP.HostPort = "127.0.0.1:1", "127.0.0.1:1"
-	if err := a.SetAccount(ctx, acct, false); err != nil {
+	other := app.Account{Address: demoAcct.Address, Password: "secret",
+		IMAP: app.Server{HostPort: "127.0.0.1:1", Security: app.SecurityPlain},
+		SMTP: app.Server{HostPort: "127.0.0.1:1", Security: app.SecurityPlain}}
+	if err := a.SetAccount(ctx, other, false); err != nil {
 		t.Fatal(err)
 	}
 	if h.Things() != nil {
@@ -242,12 +245,21 @@ func TestStartUsesRunningHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.Do(ctx, th.ID, "on"); err != nil {
+	if _, err := do(ctx, b, th.ID, "on"); err != nil {
 		t.Fatal(err)
 	}
 	if on, _ := d.Thing("light").Agent.Device().Status().State["power"].AsBool(); !on {
 		t.Fatal("the running home's lamp is not on")
 	}
+}
+
+// do sends text to the thing and waits for the outcome.
+func do(ctx context.Context, a *app.App, thingID, text string) (app.Command, error) {
+	c, err := a.Send(ctx, thingID, text, 0)
+	if err != nil {
+		return c, err
+	}
+	return a.Wait(ctx, c.ID)
 }
 
 // waitEvent returns the first event for which ok holds, within 20 s.

@@ -66,7 +66,11 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Do(ctx, lock.ID, "unlock"); err != nil {
+	unlock, err := a.Send(ctx, lock.ID, "unlock", 0)
+	if err == nil {
+		_, err = a.Wait(ctx, unlock.ID)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	events, stop := a.Events()
@@ -91,8 +95,8 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	sawWhileAway := drainFor(events, 700*time.Millisecond)
-	if got, _ := a.Command(c.ID); got.Status != app.StatusQueued {
-		t.Fatalf("in the background the command is %s, want still queued", got.Status)
+	if pend, err := a.Pending(); err != nil || len(pend) != 1 || pend[0].ID != c.ID || pend[0].Status != app.StatusQueued {
+		t.Fatalf("in the background the pending commands are %+v (%v), want the lock command still queued", pend, err)
 	}
 	for _, e := range sawWhileAway {
 		if e.Kind == app.EventThingEvent {

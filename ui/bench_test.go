@@ -115,7 +115,11 @@ func coldStartFixture(b *testing.B) string {
 		go func() {
 			defer wg.Done()
 			for range perThing {
-				if _, err := a.Do(ctx, id, "status"); err != nil {
+				c, err := a.Send(ctx, id, "status", 0)
+				if err == nil {
+					_, err = a.Wait(ctx, c.ID)
+				}
+				if err != nil {
 					errs <- err
 					return
 				}

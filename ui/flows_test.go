@@ -16,6 +16,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/internal/qr"
 )
 
 // TestLockEventsAndRefusal: an event from a thing becomes a notification
@@ -126,7 +127,7 @@ func TestRestartWithDemo(t *testing.T) {
 	pass.SetText("correct horse battery")
 	h.tap(h.button("Unlock"))
 	h.waitFor("home with the lamp, connected", time.Minute, func() bool {
-		return u.home != nil && u.home.cards[lamp] != nil && u.demo != nil && u.started && u.conn.State == "idle"
+		return u.home != nil && u.home.cards[lamp] != nil && u.demo != nil && u.started && u.conn.State == app.ConnIdle
 	})
 	test.Tap(u.home.cards[lamp].ctrl.(*switchControl).sw)
 	h.waitFor("the lamp's answer after the restart", time.Minute, func() bool {
@@ -261,7 +262,7 @@ func TestMyCode(t *testing.T) {
 			png = img.Resource.Content()
 		}
 	})
-	text, err := app.DecodeQR(png)
+	text, err := qr.Decode(png)
 	if err != nil {
 		t.Fatalf("the picture: %v", err)
 	}
@@ -401,7 +402,7 @@ func TestUnreachable(t *testing.T) {
 	h.waitFor("the unlock screen", 10*time.Second, func() bool { return len(h.buttons("Unlock")) == 1 })
 	h.entries()[0].SetText("correct horse battery")
 	h.tap(h.button("Unlock"))
-	h.waitFor("connected", time.Minute, func() bool { return u.started && u.conn.State == "idle" })
+	h.waitFor("connected", time.Minute, func() bool { return u.started && u.conn.State == app.ConnIdle })
 	if u.demo != nil {
 		t.Error("the app offers demo things of a home it does not run")
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/assets"
+	"github.com/thingpost/thingpost/internal/qr"
 )
 
 // TestDemoHome drives the interface as a person would, against a real
@@ -171,7 +172,7 @@ func TestDemoHome(t *testing.T) {
 
 	t.Run("a code that is not an invite", func(t *testing.T) {
 		h.t = t
-		png, err := app.EncodeQR("https://example.org/not-an-invite", 400)
+		png, err := qr.Encode("https://example.org/not-an-invite", 400)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -377,7 +377,7 @@ func cmdInit(ctx context.Context, g *globals, args []string) error {
 		return err
 	}
 	_, where, _ := a.AccountSettings()
-	fmt.Fprintf(g.stdout, "account %s set (password kept %s)\n", acct.Address, map[string]string{"keyring": "in the OS keyring", "encrypted": "encrypted to your key"}[where])
+	fmt.Fprintf(g.stdout, "account %s set (password kept %s)\n", acct.Address, map[app.PasswordPlace]string{app.PasswordInKeyring: "in the OS keyring", app.PasswordEncrypted: "encrypted to your key"}[where])
 	return nil
 }
 
@@ -540,7 +540,7 @@ func eventText(a *app.App, e app.Event) string {
 		if e.Conn.Err != "" {
 			return fmt.Sprintf("connection %s: %s", e.Conn.State, e.Conn.Err)
 		}
-		return "connection " + e.Conn.State
+		return "connection " + string(e.Conn.State)
 	case app.EventPairing:
 		if e.Pairing.Err != "" {
 			return fmt.Sprintf("pairing with %s failed: %s", e.Pairing.ThingAddr, e.Pairing.Err)
@@ -722,11 +722,11 @@ func cmdStatus(_ context.Context, g *globals, args []string) error {
 		return err
 	}
 	st := struct {
-		Profile  *app.Profile `json:"profile,omitempty"`
-		Account  string       `json:"account,omitempty"`
-		Password string       `json:"password_in,omitempty"`
-		Things   int          `json:"things"`
-		Pending  int          `json:"pending_commands"`
+		Profile  *app.Profile      `json:"profile,omitempty"`
+		Account  string            `json:"account,omitempty"`
+		Password app.PasswordPlace `json:"password_in,omitempty"`
+		Things   int               `json:"things"`
+		Pending  int               `json:"pending_commands"`
 	}{Things: len(a.Things())}
 	if found {
 		st.Profile = &p
