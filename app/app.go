@@ -14,7 +14,6 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/transport"
 )
@@ -22,11 +21,11 @@ import (
 // Defaults.
 const (
 	DefaultCommandTimeout = 2 * time.Minute
-	DefaultPairTimeout    = 2 * time.Minute
-	// MaxCommandTimeout keeps every command inside the things' replay
+	defaultPairTimeout    = 2 * time.Minute
+	// maxCommandTimeout keeps every command inside the things' replay
 	// window (wire.DefaultWindow): a command sealed longer ago would be
 	// refused unanswered anyway.
-	MaxCommandTimeout = 9 * time.Minute
+	maxCommandTimeout = 9 * time.Minute
 )
 
 // Options configure an App.
@@ -35,16 +34,16 @@ type Options struct {
 	Dir string
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
-	// Secrets keeps the mail password; nil means OSKeyring. NoKeyring
+	// Secrets keeps the mail password; nil means the OS keyring. NoKeyring
 	// forces the encrypted fallback.
 	Secrets SecretStore
 	// KDF sets the argon2id costs that lock a new identity (nil:
 	// keystore.DefaultKDF). Tests use lighter ones.
 	KDF *keystore.KDFParams
 	// CommandTimeout is how long a command waits for its answer
-	// (0: DefaultCommandTimeout; at most MaxCommandTimeout).
+	// (0: DefaultCommandTimeout; at most maxCommandTimeout).
 	CommandTimeout time.Duration
-	// PairTimeout bounds a pairing (0: DefaultPairTimeout).
+	// PairTimeout bounds a pairing (0: defaultPairTimeout).
 	PairTimeout time.Duration
 	// Watch tunes the inbox watcher (reconnect backoff, IDLE refresh).
 	Watch transport.WatchOptions
@@ -68,13 +67,6 @@ type App struct {
 	things   map[string]*thingRecord // by ID, the keys checked at load
 	pairings map[string]*pairing
 	waiters  map[string][]chan struct{}
-	// settled holds the outcomes of commands whose reply is verified and
-	// matched but not yet committed (see answerEarly).
-	settled map[string]Command
-	// committing is closed when the reply answerEarly released is
-	// committed (nil when none is in flight: the inbox handles one message
-	// at a time).
-	committing chan struct{}
 	// sentDeadlines are the deadlines of the commands sent and not yet
 	// answered, for the expiry loop.
 	sentDeadlines map[string]time.Time
@@ -82,11 +74,6 @@ type App struct {
 
 	runMu sync.Mutex
 	run   *running
-
-	// demo is the demo home the app runs (RunDemo, or Start restarting
-	// it); demoMu is taken after runMu, never before.
-	demoMu sync.Mutex
-	demo   *demo.Demo
 }
 
 // running is what Start starts and Stop stops.
@@ -110,7 +97,7 @@ func Open(opts Options) (*App, error) {
 		opts.Logger = slog.Default()
 	}
 	if opts.Secrets == nil {
-		opts.Secrets = OSKeyring{}
+		opts.Secrets = osKeyring{}
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -118,9 +105,9 @@ func Open(opts Options) (*App, error) {
 	if opts.CommandTimeout <= 0 {
 		opts.CommandTimeout = DefaultCommandTimeout
 	}
-	opts.CommandTimeout = min(opts.CommandTimeout, MaxCommandTimeout)
+	opts.CommandTimeout = min(opts.CommandTimeout, maxCommandTimeout)
 	if opts.PairTimeout <= 0 {
-		opts.PairTimeout = DefaultPairTimeout
+		opts.PairTimeout = defaultPairTimeout
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("open app: %w", err)
@@ -139,9 +126,8 @@ func Open(opts Options) (*App, error) {
 		things:        map[string]*thingRecord{},
 		pairings:      map[string]*pairing{},
 		waiters:       map[string][]chan struct{}{},
-		settled:       map[string]Command{},
 		sentDeadlines: map[string]time.Time{},
-		conn:          ConnStatus{State: transport.StateStopped.String()},
+		conn:          ConnStatus{State: ConnStopped},
 	}
 	if err := a.loadThings(); err != nil {
 		st.close()
@@ -150,12 +136,10 @@ func Open(opts Options) (*App, error) {
 	return a, nil
 }
 
-// Close stops the app (see Stop), stops the demo home it runs, if any, and
-// closes the data directory.
+// Close stops the app (see Stop) and closes the data directory.
 func (a *App) Close() error {
 	a.Stop()
-	err := a.closeDemo()
-	return errors.Join(err, a.st.close())
+	return a.st.close()
 }
 
 // Dir is the data directory.
@@ -230,10 +214,10 @@ func (a *App) adopt(id *keystore.Identity, name string, passphrase []byte) (Prof
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if _, found, err := a.Profile(); err != nil || found {
-		return Profile{}, errors.Join(ErrProfileExists, err)
+		return Profile{}, errors.Join(errProfileExists, err)
 	}
 	if _, err := os.Stat(filepath.Join(a.opts.Dir, keystore.FileName)); !errors.Is(err, fs.ErrNotExist) {
-		return Profile{}, fmt.Errorf("profile: %w (%s)", ErrProfileExists, keystore.FileName)
+		return Profile{}, fmt.Errorf("profile: %w (%s)", errProfileExists, keystore.FileName)
 	}
 	if err := keystore.SaveWithKDF(a.opts.Dir, id, passphrase, a.kdf()); err != nil {
 		return Profile{}, fmt.Errorf("profile: %w", err)
@@ -313,15 +297,8 @@ type secretPasswords struct {
 // SetAccount stores the mail account: the settings in the data directory,
 // the passwords in the keyring or encrypted to the identity. With check it
 // first logs in to both servers (transport.Check) and stores nothing when
-// that fails. The account's address must be the identity's. The account is
-// no longer the demo's (see DemoAccount).
+// that fails. The account's address must be the identity's.
 func (a *App) SetAccount(ctx context.Context, acct Account, check bool) error {
-	return a.setAccount(ctx, acct, check, nil)
-}
-
-// setAccount is SetAccount that records, with dr, that the account is the
-// demo home's.
-func (a *App) setAccount(ctx context.Context, acct Account, check bool, dr *demoRecord) error {
 	id, err := a.identity()
 	if err != nil {
 		return err
@@ -346,7 +323,7 @@ func (a *App) setAccount(ctx context.Context, acct Account, check bool, dr *demo
 	if err != nil {
 		return err
 	}
-	sec := secretRecord{Where: "keyring"}
+	sec := secretRecord{Where: PasswordInKeyring}
 	_, kerr := bounded(ctx, func() (struct{}, error) {
 		return struct{}{}, a.opts.Secrets.Set(keyringService, addr, string(pw))
 	})
@@ -356,20 +333,13 @@ func (a *App) setAccount(ctx context.Context, acct Account, check bool, dr *demo
 		if err != nil {
 			return err
 		}
-		sec = secretRecord{Where: "encrypted", Sealed: sealed}
+		sec = secretRecord{Where: PasswordEncrypted, Sealed: sealed}
 	}
 	rec := accountRecord{Account: acct}
 	rec.Account.Password, rec.Account.IMAP.Password, rec.Account.SMTP.Password = "", "", ""
 	err = a.st.db.Update(func(tx *bbolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if err := putJSON(meta, keyAccount, rec); err != nil {
-			return err
-		}
-		if dr == nil {
-			if err := meta.Delete(keyDemo); err != nil {
-				return err
-			}
-		} else if err := putJSON(meta, keyDemo, dr); err != nil {
 			return err
 		}
 		return putJSON(meta, keySecret, sec)
@@ -394,8 +364,8 @@ func (a *App) SetAccountDCLOGIN(ctx context.Context, code string, check bool) er
 }
 
 // AccountSettings returns the stored account without its passwords, and
-// where the password is kept ("keyring" or "encrypted").
-func (a *App) AccountSettings() (acct Account, passwordIn string, err error) {
+// where the password is kept.
+func (a *App) AccountSettings() (acct Account, passwordIn PasswordPlace, err error) {
 	var rec accountRecord
 	found, err := a.st.getMeta(keyAccount, &rec)
 	if err != nil {
@@ -411,8 +381,8 @@ func (a *App) AccountSettings() (acct Account, passwordIn string, err error) {
 	return rec.Account, sec.Where, nil
 }
 
-// Account returns the stored account with its passwords.
-func (a *App) Account(ctx context.Context) (Account, error) {
+// account returns the stored account with its passwords.
+func (a *App) account(ctx context.Context) (Account, error) {
 	acct, where, err := a.AccountSettings()
 	if err != nil {
 		return acct, err
@@ -423,12 +393,12 @@ func (a *App) Account(ctx context.Context) (Account, error) {
 	}
 	var raw string
 	switch where {
-	case "keyring":
+	case PasswordInKeyring:
 		raw, err = bounded(ctx, func() (string, error) { return a.opts.Secrets.Get(keyringService, acct.Address) })
 		if err != nil {
 			return acct, fmt.Errorf("account: the mail password is not in the keyring (%w); set the account again", err)
 		}
-	case "encrypted":
+	case PasswordEncrypted:
 		id, err := a.identity()
 		if err != nil {
 			return acct, err
@@ -445,10 +415,4 @@ func (a *App) Account(ctx context.Context) (Account, error) {
 	}
 	acct.Password, acct.IMAP.Password, acct.SMTP.Password = pw.Password, pw.IMAP, pw.SMTP
 	return acct, nil
-}
-
-// CheckAccount logs in to both servers of acct and names what failed
-// (transport.Check: DNS, refused, timeout, TLS, pin mismatch, login).
-func CheckAccount(ctx context.Context, acct Account) error {
-	return transport.Check(ctx, acct)
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/securejoin"
 )
@@ -127,7 +128,7 @@ func (a *App) MyCode() (ContactCode, error) {
 	if p.Name != "" {
 		text += "&n=" + codeEscape(p.Name)
 	}
-	png, err := EncodeQR(text, 512)
+	png, err := qr.Encode(text, 512)
 	if err != nil {
 		return ContactCode{}, fmt.Errorf("my code: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/securejoin"
 )
@@ -100,7 +101,7 @@ func TestMyCode(t *testing.T) {
 	if err != nil || q.Get("a") != c.Addr || q.Get("n") != name {
 		t.Errorf("query %v, %v", q, err)
 	}
-	scanned, err := app.DecodeQR(c.QR)
+	scanned, err := qr.Decode(c.QR)
 	if err != nil || scanned != c.Text {
 		t.Fatalf("QR says %q, %v", scanned, err)
 	}
@@ -119,7 +120,7 @@ func TestSentinels(t *testing.T) {
 	if _, err := a.CreateProfile(ctx, "Ada", "not an address", passphrase); !errors.Is(err, app.ErrBadAddress) {
 		t.Errorf("bad address: %v", err)
 	}
-	if _, err := a.CreateProfile(ctx, "Ada", "ada@example.org", nil); !errors.Is(err, app.ErrEmptyPassphrase) {
+	if _, err := a.CreateProfile(ctx, "Ada", "ada@example.org", nil); !errors.Is(err, keystore.ErrEmptyPassphrase) {
 		t.Errorf("empty passphrase: %v", err)
 	}
 	if _, err := a.CreateProfile(ctx, "Ada", "ada@example.org", passphrase); err != nil {
@@ -129,6 +130,9 @@ func TestSentinels(t *testing.T) {
 	a = openApp(t, app.Options{Dir: dir})
 	if err := a.Unlock(ctx, []byte("wrong")); !errors.Is(err, app.ErrWrongPassphrase) {
 		t.Errorf("wrong passphrase: %v", err)
+	}
+	if err := a.Unlock(ctx, passphrase); err != nil {
+		t.Fatal(err)
 	}
 
 	// A loopback port nobody listens on.
@@ -159,7 +163,7 @@ func TestSentinels(t *testing.T) {
 		}, app.ErrDNS},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := app.CheckAccount(ctx, tc.acct(acct)); !errors.Is(err, tc.want) {
+			if err := a.SetAccount(ctx, tc.acct(acct), true); !errors.Is(err, tc.want) {
 				t.Fatalf("check: %v, want %v", err, tc.want)
 			}
 		})

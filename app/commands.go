@@ -45,12 +45,11 @@ func (a *App) Send(ctx context.Context, thingID, text string, timeout time.Durat
 	if err != nil {
 		return Command{}, err
 	}
-	return a.SendCommand(ctx, thingID, cmd, timeout)
+	return a.sendCommand(ctx, thingID, cmd, timeout)
 }
 
-// SendCommand is Send for a command already in canonical form (a GUI
-// control builds it from the capabilities).
-func (a *App) SendCommand(ctx context.Context, thingID string, cmd wire.Command, timeout time.Duration) (Command, error) {
+// sendCommand is Send for a command already in canonical form.
+func (a *App) sendCommand(ctx context.Context, thingID string, cmd wire.Command, timeout time.Duration) (Command, error) {
 	id, err := a.identity()
 	if err != nil {
 		return Command{}, err
@@ -89,7 +88,7 @@ func (a *App) SendCommand(ctx context.Context, thingID string, cmd wire.Command,
 	if timeout <= 0 {
 		timeout = a.opts.CommandTimeout
 	}
-	timeout = min(timeout, MaxCommandTimeout)
+	timeout = min(timeout, maxCommandTimeout)
 	c := commandRecord{Command: Command{ID: s.MessageID, Thing: thingID, Command: cmd, Status: StatusQueued,
 		Created: now, Deadline: now.Add(timeout)}}
 	err = a.st.db.Update(func(tx *bbolt.Tx) error {
@@ -113,35 +112,24 @@ func (a *App) SendCommand(ctx context.Context, thingID string, cmd wire.Command,
 	return out, nil
 }
 
-// Do sends the command and waits for its outcome. The error is nil only
-// when the thing answered; otherwise it is a *CommandError (refused,
-// expired, failed) or what kept the command from being sent; the Command
-// is returned in every case where one was queued.
-func (a *App) Do(ctx context.Context, thingID, text string) (Command, error) {
-	c, err := a.Send(ctx, thingID, text, 0)
-	if err != nil {
-		return c, err
-	}
-	return a.Wait(ctx, c.ID)
-}
-
 // Wait waits until the command has an outcome (or ctx ends) and returns
-// it, with the error of Command.Err. It returns as soon as the thing's
-// reply is verified and matched, before the reply is committed to the
-// history (History waits for that commit; the events follow it).
+// it. The error is nil when the thing answered; it wraps ErrRefused when
+// the thing refused (Reply.Reason says why), and otherwise says why the
+// command expired or failed (Status tells which). The outcome is committed
+// (the history holds the reply) before Wait returns.
 func (a *App) Wait(ctx context.Context, id string) (Command, error) {
 	for {
 		ch := make(chan struct{})
 		a.mu.Lock()
 		a.waiters[id] = append(a.waiters[id], ch)
 		a.mu.Unlock()
-		c, err := a.Command(id)
+		c, err := a.command(id)
 		if err != nil || c.Status.Final() {
 			a.dropWaiter(id, ch)
 			if err != nil {
 				return c, err
 			}
-			return c, c.Err()
+			return c, c.err()
 		}
 		// While the app is stopped nothing expires the command: give up at
 		// its deadline instead of waiting for ctx.
@@ -163,14 +151,6 @@ func (a *App) Wait(ctx context.Context, id string) (Command, error) {
 	}
 }
 
-// isSettled reports whether a reply to the command is being committed.
-func (a *App) isSettled(id string) bool {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	_, ok := a.settled[id]
-	return ok
-}
-
 func (a *App) dropWaiter(id string, ch chan struct{}) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -182,14 +162,8 @@ func (a *App) dropWaiter(id string, ch chan struct{}) {
 	}
 }
 
-// Command returns a command by its ID.
-func (a *App) Command(id string) (Command, error) {
-	a.mu.RLock()
-	early, ok := a.settled[id]
-	a.mu.RUnlock()
-	if ok {
-		return early, nil
-	}
+// command returns a command by its ID.
+func (a *App) command(id string) (Command, error) {
 	var c *commandRecord
 	err := a.st.db.View(func(tx *bbolt.Tx) error {
 		var err error
@@ -204,9 +178,6 @@ func (a *App) Command(id string) (Command, error) {
 
 // Pending lists the commands without an outcome yet, oldest first.
 func (a *App) Pending() ([]Command, error) {
-	if err := a.awaitCommit(context.Background()); err != nil {
-		return nil, err
-	}
 	recs, err := a.st.pendingCommands()
 	if err != nil {
 		return nil, err
@@ -484,7 +455,7 @@ func (a *App) runExpiry(ctx context.Context) {
 		a.mu.Unlock()
 		for _, id := range due {
 			_, err := a.transition(id, func(c *commandRecord) bool {
-				if c.Status != StatusSent || a.isSettled(id) {
+				if c.Status != StatusSent {
 					return false // answered meanwhile
 				}
 				c.Status, c.DoneAt = StatusExpired, now

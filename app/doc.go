@@ -12,12 +12,13 @@
 // Life cycle:
 //
 //	a, _ := app.Open(app.Options{Dir: dir})
-//	a.CreateProfile(ctx, name, addr, passphrase)   // or ImportProfile, or Unlock
-//	a.SetAccount(ctx, acct, true)                  // or SetAccountDCLOGIN; checks the login
-//	a.Start(ctx)                                   // inbox watcher, outbox, expiry
-//	events, stop := a.Events()                     // for the GUI
-//	th, _ := a.Pair(ctx, scannedText)              // or PairImage; Securejoin + describe
-//	c, _ := a.Do(ctx, th.ID, "set brightness 40")  // send and wait: answered, refused or expired
+//	a.CreateProfile(ctx, name, addr, passphrase)        // or ImportProfile, or Unlock
+//	a.SetAccount(ctx, acct, true)                       // or SetAccountDCLOGIN; checks the login
+//	a.Start(ctx)                                        // inbox watcher, outbox, expiry
+//	events, stop := a.Events()                          // for the GUI
+//	th, _ := a.Pair(ctx, scannedText)                   // or PairImage; Securejoin + describe
+//	c, _ := a.Send(ctx, th.ID, "set brightness 40", 0) // queued in the durable outbox
+//	c, _ = a.Wait(ctx, c.ID)                            // answered, refused, expired or failed
 //	a.Stop(); a.Close()
 //
 // Every method is safe for concurrent use. Methods that do I/O take a
@@ -50,21 +51,9 @@
 // for good). A reply that arrives after expiry still updates the command and
 // is marked late: the thing did act on it.
 //
-// Wait (and Do) return as soon as a verified reply is matched to its
-// command, without waiting for the reply's fsync; Thing and Command show
-// the outcome at once, History and Pending wait for the commit, and the
-// events are published after it, so that what an event announces can be
-// read back. The reply stays in the mailbox until it is committed: a crash
-// in between loses nothing.
-//
-// RunDemo starts the demo home of package demo inside the app and makes
-// its person account this app's account; the app owns the home (DemoThings
-// lists its things with their codes, DemoOpenDoor and DemoCloseDoor play
-// the front door, Close stops it). app.db remembers that the account is the
-// demo's (DemoAccount), and since the demo's password is fresh on each
-// start, Start starts the home again by itself when nothing answers on its
-// port: after a restart a GUI only unlocks and calls Start. StartDemo is
-// the older form that hands the *demo.Demo to the caller, who closes it
-// (thingctl demo keeps it running in its own process, and other processes'
-// Start find it answering and use it).
+// A verified reply is committed in one transaction (the command's outcome,
+// the history entry, the thing's state) before its waiters wake and its
+// events are published, so that what Wait or an event reports can be read
+// back. The reply stays in the mailbox until it is committed: a crash in
+// between loses nothing.
 package app

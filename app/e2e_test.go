@@ -20,12 +20,14 @@ func TestDemoEndToEnd(t *testing.T) {
 	ctx := testCtx(t)
 	alice := openApp(t, app.Options{})
 	ev := watchEvents(t, alice)
-	d, err := alice.StartDemo(ctx, app.DemoOptions{Dir: t.TempDir(), Name: "Alice", Passphrase: passphrase})
-	if err != nil {
+	d := startDemo(t, demo.Options{})
+	if _, err := alice.CreateProfile(ctx, "Alice", d.Person.Address, passphrase); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { d.Close(context.Background()) })
-	if _, where, err := alice.AccountSettings(); err != nil || where != "encrypted" {
+	if err := alice.SetAccount(ctx, d.Person, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, where, err := alice.AccountSettings(); err != nil || where != app.PasswordEncrypted {
 		t.Fatalf("account stored %q, %v; want the encrypted fallback", where, err)
 	}
 	if err := alice.Start(ctx); err != nil {
@@ -59,7 +61,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	}
 
 	light := things["light"]
-	c, err := alice.Do(ctx, light.ID, "on")
+	c, err := do(ctx, alice, light.ID, "on")
 	if err != nil || c.Status != app.StatusAnswered {
 		t.Fatalf("on: %+v %v", c, err)
 	}
@@ -69,15 +71,15 @@ func TestDemoEndToEnd(t *testing.T) {
 	if th, _ := alice.Thing(light.ID); !th.State["power"].Equal(wire.BoolValue(true)) {
 		t.Errorf("stored state %v", th.State)
 	}
-	if _, err := alice.Do(ctx, light.ID, "set brightness 140"); !errors.Is(err, wire.ErrBadValue) {
+	if _, err := do(ctx, alice, light.ID, "set brightness 140"); !errors.Is(err, wire.ErrBadValue) {
 		t.Fatalf("out of range: %v, want a local bad value", err)
 	}
-	if c, err := alice.Do(ctx, things["thermostat"].ID, "set target 21.5"); err != nil || !c.Reply.State["target"].Equal(wire.FloatValue(21.5)) {
+	if c, err := do(ctx, alice, things["thermostat"].ID, "set target 21.5"); err != nil || !c.Reply.State["target"].Equal(wire.FloatValue(21.5)) {
 		t.Fatalf("thermostat: %+v %v", c.Reply, err)
 	}
 
 	lock := things["lock"]
-	if _, err := alice.Do(ctx, lock.ID, "unlock"); err != nil {
+	if _, err := do(ctx, alice, lock.ID, "unlock"); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.OpenDoor(); err != nil {
@@ -89,7 +91,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if e.ThingID != lock.ID || !e.Entry.Verified {
 		t.Fatalf("event %+v", e)
 	}
-	c, err = alice.Do(ctx, lock.ID, "lock")
+	c, err = do(ctx, alice, lock.ID, "lock")
 	if !errors.Is(err, app.ErrRefused) || c.Status != app.StatusRefused || !strings.Contains(c.Reply.Reason, "door is open") {
 		t.Fatalf("locking an open door: %+v %v", c.Reply, err)
 	}
@@ -136,7 +138,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if bobLight.Role != wire.RoleMember {
 		t.Errorf("bob's role %q", bobLight.Role)
 	}
-	if _, err := bob.Do(ctx, bobLight.ID, "off"); err != nil {
+	if _, err := do(ctx, bob, bobLight.ID, "off"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := bob.Users(ctx, bobLight.ID); !errors.Is(err, app.ErrRefused) {
@@ -149,7 +151,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := alice.Revoke(ctx, light.ID, bobAcct.Address); err != nil {
 		t.Fatal(err)
 	}
-	c, err = bob.Do(ctx, bobLight.ID, "on")
+	c, err = do(ctx, bob, bobLight.ID, "on")
 	if !errors.Is(err, app.ErrExpired) || c.Status != app.StatusExpired {
 		t.Fatalf("revoked bob: %+v %v", c, err)
 	}
@@ -198,7 +200,7 @@ func TestTwoHomes(t *testing.T) {
 	if th.Addr != d.Thing("light").Addr || th.Capabilities == nil {
 		t.Fatalf("paired %+v", th)
 	}
-	if c, err := carol.Do(ctx, th.ID, "toggle"); err != nil || c.Reply == nil || !c.Reply.OK {
+	if c, err := do(ctx, carol, th.ID, "toggle"); err != nil || c.Reply == nil || !c.Reply.OK {
 		t.Fatalf("toggle across homes: %+v %v", c, err)
 	}
 }

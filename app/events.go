@@ -3,6 +3,8 @@ package app
 import (
 	"sync"
 	"time"
+
+	"github.com/thingpost/thingpost/transport"
 )
 
 // EventKind says what an Event is about.
@@ -43,15 +45,40 @@ type Event struct {
 
 // ConnStatus is the state of the mail connection.
 type ConnStatus struct {
-	// State is "connecting", "catching up", "idle" (connected, up to
-	// date), "reconnecting" or "stopped".
-	State string `json:"state"`
+	State ConnState `json:"state"`
 	// Err says why the connection or the last send failed ("" if fine).
 	Err string `json:"error,omitempty"`
 	// Retry is the wait before the next attempt when reconnecting.
 	Retry time.Duration `json:"retry,omitempty"`
 	// Outbox is the number of messages waiting to be sent.
 	Outbox int `json:"outbox"`
+}
+
+// ConnState is where the mail connection stands.
+type ConnState string
+
+// Connection states.
+const (
+	ConnConnecting   ConnState = "connecting"   // dialling and logging in
+	ConnCatchingUp   ConnState = "catching up"  // logged in, reading the mail that came meanwhile
+	ConnIdle         ConnState = "idle"         // connected and up to date
+	ConnReconnecting ConnState = "reconnecting" // the connection failed; ConnStatus.Err says why
+	ConnStopped      ConnState = "stopped"      // not started, or stopped
+)
+
+// connState is the app's name for the inbox watcher's state.
+func connState(s transport.ConnState) ConnState {
+	switch s {
+	case transport.StateConnecting:
+		return ConnConnecting
+	case transport.StateCatchingUp:
+		return ConnCatchingUp
+	case transport.StateIdle:
+		return ConnIdle
+	case transport.StateReconnecting:
+		return ConnReconnecting
+	}
+	return ConnStopped
 }
 
 // PairingStep is a step of pairing as joiner.

@@ -7,8 +7,7 @@ import (
 )
 
 // The mail account types, as aliases so that a GUI fills in an account
-// without importing transport, and SetAccount and CheckAccount take them
-// as they are.
+// without importing transport, and SetAccount takes them as they are.
 type (
 	// Account is the mail account: address, servers, login, optional pin.
 	Account = transport.Account
@@ -31,8 +30,6 @@ var (
 	// ErrWrongPassphrase: the passphrase does not unlock the identity (or
 	// the key being imported).
 	ErrWrongPassphrase = keystore.ErrWrongPassphrase
-	// ErrEmptyPassphrase: a passphrase is required.
-	ErrEmptyPassphrase = keystore.ErrEmptyPassphrase
 	// ErrBadAddress: not a plain e-mail address (addr-spec).
 	ErrBadAddress = keystore.ErrBadAddress
 

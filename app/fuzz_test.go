@@ -1,42 +1,14 @@
 package app
 
 import (
-	"bytes"
 	"errors"
-	"image"
-	"image/png"
 	"net/mail"
 	"strings"
 	"testing"
 	"time"
 
-	goqrcode "github.com/skip2/go-qrcode"
-
 	"github.com/thingpost/thingpost/wire"
 )
-
-// FuzzDecodeQR: any bytes give a code, ErrNoCode or ErrBadImage, never a
-// panic or another error.
-func FuzzDecodeQR(f *testing.F) {
-	code, err := goqrcode.Encode("OPENPGP4FPR:ABCD#a=x%40y.z", goqrcode.Low, 64)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(code)
-	var b bytes.Buffer
-	png.Encode(&b, image.NewGray(image.Rect(0, 0, 3, 3)))
-	f.Add(b.Bytes())
-	f.Add([]byte("\xff\xd8\xff\xe0 not really a jpeg"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		text, err := DecodeQR(data)
-		if err != nil && !errors.Is(err, ErrNoCode) && !errors.Is(err, ErrBadImage) {
-			t.Fatalf("unexpected error %v", err)
-		}
-		if err != nil && text != "" {
-			t.Fatalf("text %q with error %v", text, err)
-		}
-	})
-}
 
 // FuzzSenderAddr: the outer From of untrusted mail is read without a
 // panic, and what comes back is empty or a bare lower-case address.

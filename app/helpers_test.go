@@ -126,3 +126,12 @@ func (e *events) wait(d time.Duration, what string, ok func(app.Event) bool) app
 		}
 	}
 }
+
+// do sends text to the thing and waits for the outcome.
+func do(ctx context.Context, a *app.App, thingID, text string) (app.Command, error) {
+	c, err := a.Send(ctx, thingID, text, 0)
+	if err != nil {
+		return c, err
+	}
+	return a.Wait(ctx, c.ID)
+}

@@ -27,9 +27,6 @@ func (a *App) History(ctx context.Context, thingID string, q HistoryQuery) (Hist
 	}
 	limit = min(limit, MaxPageSize)
 	contains := strings.ToLower(q.Contains)
-	if err := a.awaitCommit(ctx); err != nil {
-		return HistoryPage{}, err
-	}
 	var page HistoryPage
 	err := a.st.db.View(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketHistory).Bucket([]byte(thingID))

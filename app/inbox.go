@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/mail"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -73,7 +72,6 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 	if !msg.Date.IsZero() {
 		at = msg.Date
 	}
-	released := wm.Reply != nil && msg.InReplyTo != "" && a.answerEarly(msg, thingID, self, wm.Reply, at, now)
 	var (
 		entry   *Entry
 		cmdID   string
@@ -140,22 +138,13 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 		entry, changed = e, true
 		return nil
 	})
-	a.mu.Lock()
-	if released {
-		close(a.committing)
-		a.committing = nil
-	}
-	if err == nil || errors.Is(err, ErrNotFound) {
-		delete(a.settled, msg.InReplyTo)
-	}
-	a.mu.Unlock()
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		// The message is offered again; an early outcome stays until then.
-		return transport.Disposition{}, err
-	}
-	if err != nil {
+	if errors.Is(err, ErrNotFound) {
 		// Removed meanwhile.
 		return transport.Keep(), nil
+	}
+	if err != nil {
+		// The message stays in the mailbox and is offered again.
+		return transport.Disposition{}, err
 	}
 	if !changed {
 		return transport.Delete(), nil
@@ -169,68 +158,6 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 		a.emit(Event{Kind: EventThingEvent, ThingID: thingID, Entry: entry})
 	}
 	return transport.Delete(), nil
-}
-
-// answerEarly releases the waiters of the command a verified reply answers
-// before fromThing commits the reply, so that Wait and Do do not wait for
-// that fsync: the outcome (settled, read by Command) and the thing's new
-// state (things) live in memory until the commit replaces them, History
-// and Pending wait for the commit (committing), and the events follow it.
-// The reply stays in the mailbox until the commit is done, so a crash in
-// between loses nothing: the message is offered again. It reports whether
-// it released the command; fromThing then ends committing.
-func (a *App) answerEarly(msg *envelope.Message, thingID, self string, r *wire.Reply, at, now time.Time) bool {
-	var c *commandRecord
-	err := a.st.db.View(func(tx *bbolt.Tx) error {
-		var err error
-		c, err = getCommand(tx, msg.InReplyTo)
-		return err
-	})
-	if err != nil || c.Thing != thingID || c.Status == StatusAnswered || c.Status == StatusRefused {
-		return false // answer decides, in the transaction
-	}
-	settle(c, r, msg, now)
-	a.mu.Lock()
-	if _, done := a.settled[c.ID]; done {
-		// Offered again after a failed commit: already released.
-		a.mu.Unlock()
-		return false
-	}
-	a.settled[c.ID] = c.Command
-	a.committing = make(chan struct{})
-	if old, ok := a.things[thingID]; ok {
-		th := *old
-		th.Thing = cloneThing(&old.Thing)
-		th.LastSeen, th.Unanswered = now, 0
-		applyReply(&th.Thing, r, self, at)
-		a.things[thingID] = &th
-	}
-	ws := a.waiters[c.ID]
-	delete(a.waiters, c.ID)
-	a.mu.Unlock()
-	for _, ch := range ws {
-		close(ch)
-	}
-	// Let the released waiter run now: the commit that follows blocks in
-	// fsync, and a goroutine woken on this P could wait for that.
-	runtime.Gosched()
-	return true
-}
-
-// awaitCommit waits for the commit of a reply answerEarly released.
-func (a *App) awaitCommit(ctx context.Context) error {
-	a.mu.RLock()
-	ch := a.committing
-	a.mu.RUnlock()
-	if ch == nil {
-		return nil
-	}
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // settle records a reply as the outcome of its command.
@@ -285,7 +212,7 @@ func (a *App) answer(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wi
 
 // finished publishes a command's outcome and wakes its waiters.
 func (a *App) finished(cmdID string) {
-	c, err := a.Command(cmdID)
+	c, err := a.command(cmdID)
 	if err != nil {
 		return
 	}

@@ -111,7 +111,7 @@ func TestRemoveLeaves(t *testing.T) {
 		t.Fatalf("users after bob left: %+v", users)
 	}
 	// Alice is still the owner, and the lamp still obeys her.
-	if _, err := alice.Do(ctx, light.ID, "on"); err != nil {
+	if _, err := do(ctx, alice, light.ID, "on"); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.etcd.io/bbolt"
 
 	"github.com/thingpost/thingpost/envelope"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/securejoin"
 	"github.com/thingpost/thingpost/transport"
@@ -59,7 +60,7 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 		return Thing{}, err
 	}
 	if inv.Fingerprint == id.Fingerprint() {
-		return Thing{}, fmt.Errorf("pair: %w: this is your own code", ErrPairing)
+		return Thing{}, fmt.Errorf("pair: %w: this is your own code", errPairing)
 	}
 	r := a.running()
 	if r == nil {
@@ -79,9 +80,9 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 		s.Step, s.Err = PairFailed, reason
 		a.emit(Event{Kind: EventPairing, Pairing: &s})
 		if cause != nil {
-			return Thing{}, fmt.Errorf("%w: %s: %w", ErrPairing, reason, cause)
+			return Thing{}, fmt.Errorf("%w: %s: %w", errPairing, reason, cause)
 		}
-		return Thing{}, fmt.Errorf("%w: %s", ErrPairing, reason)
+		return Thing{}, fmt.Errorf("%w: %s", errPairing, reason)
 	}
 
 	p.mu.Lock()
@@ -126,7 +127,7 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 		return fail("cannot store the thing", p.storeErr)
 	}
 	thingID := inv.Fingerprint.String()
-	c, err := a.SendCommand(ctx, thingID, wire.Command{Name: "describe"}, time.Until(deadline))
+	c, err := a.sendCommand(ctx, thingID, wire.Command{Name: "describe"}, time.Until(deadline))
 	if err == nil {
 		c, err = a.Wait(ctx, c.ID)
 	}
@@ -145,10 +146,12 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 	return t, nil
 }
 
-// PairImage pairs with the code in a picture (PNG or JPEG): see DecodeQR
-// and Pair.
+// PairImage pairs with the code in a picture (PNG or JPEG): see Pair. A
+// picture without a readable code fails with an error wrapping
+// qr.ErrNoCode, data that is no picture with qr.ErrBadImage (package
+// internal/qr).
 func (a *App) PairImage(ctx context.Context, image []byte) (Thing, error) {
-	code, err := DecodeQR(image)
+	code, err := qr.Decode(image)
 	if err != nil {
 		return Thing{}, fmt.Errorf("pair: %w", err)
 	}

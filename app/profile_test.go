@@ -69,10 +69,10 @@ func TestAccountPasswordStorage(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		secrets app.SecretStore
-		where   string
+		where   app.PasswordPlace
 	}{
-		{"keyring", &mapKeyring{}, "keyring"},
-		{"no keyring", app.NoKeyring{}, "encrypted"},
+		{"keyring", &mapKeyring{}, app.PasswordInKeyring},
+		{"no keyring", app.NoKeyring{}, app.PasswordEncrypted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -107,7 +107,7 @@ func TestAccountPasswordStorage(t *testing.T) {
 				t.Fatal("the mail password is on disk in plain text")
 			}
 			a = openApp(t, app.Options{Dir: dir, Secrets: tc.secrets})
-			if tc.where == "encrypted" {
+			if tc.where == app.PasswordEncrypted {
 				if _, err := a.Account(ctx); !errors.Is(err, app.ErrLocked) {
 					t.Fatalf("encrypted password read while locked: %v", err)
 				}

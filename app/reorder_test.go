@@ -197,7 +197,7 @@ func TestPairWelcomeBeforeConfirm(t *testing.T) {
 	ev.wait(5*time.Second, "the welcome as a message event", func(e app.Event) bool {
 		return e.Kind == app.EventThingEvent && e.Entry.Kind == app.EntryMessage && e.Entry.Reply != nil && len(e.Entry.Reply.Users) == 1
 	})
-	if _, err := bob.Do(ctx, th.ID, "on"); err != nil {
+	if _, err := do(ctx, bob, th.ID, "on"); err != nil {
 		t.Fatal(err)
 	}
 	r.mu.Lock()

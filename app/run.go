@@ -11,10 +11,6 @@ import (
 // backoff), sends the outbox and expires unanswered commands, in the
 // background until Stop. It needs the unlocked identity and an account.
 // ctx bounds only the start itself. Starting a running app does nothing.
-//
-// When the account is the demo home's (DemoAccount) and that home does not
-// answer, Start first starts it inside the app, as RunDemo does: after a
-// restart the demo works again without the caller doing anything.
 func (a *App) Start(ctx context.Context) error {
 	a.runMu.Lock()
 	defer a.runMu.Unlock()
@@ -24,10 +20,7 @@ func (a *App) Start(ctx context.Context) error {
 	if _, err := a.identity(); err != nil {
 		return err
 	}
-	if err := a.restartDemo(ctx); err != nil {
-		return fmt.Errorf("start: %w", err)
-	}
-	acct, err := a.Account(ctx)
+	acct, err := a.account(ctx)
 	if err != nil {
 		return err
 	}
@@ -62,7 +55,7 @@ func (a *App) Start(ctx context.Context) error {
 		defer r.done.Done()
 		if err := transport.Watch(rctx, acct, a.st, a.handle, wo); err != nil {
 			a.log.Error("inbox watcher stopped", "err", err)
-			a.setConn(func(s *ConnStatus) { s.State, s.Err = transport.StateStopped.String(), err.Error() })
+			a.setConn(func(s *ConnStatus) { s.State, s.Err = ConnStopped, err.Error() })
 		}
 	}()
 	go func() { defer r.done.Done(); a.runOutbox(rctx, r) }()
@@ -93,7 +86,7 @@ func (a *App) Stop() {
 	r.cancel()
 	r.done.Wait()
 	r.sender.Close()
-	a.setConn(func(s *ConnStatus) { s.State, s.Err, s.Retry = transport.StateStopped.String(), "", 0 })
+	a.setConn(func(s *ConnStatus) { s.State, s.Err, s.Retry = ConnStopped, "", 0 })
 }
 
 // Running reports whether Start has connected the app.
@@ -115,8 +108,8 @@ func (a *App) Conn() ConnStatus {
 func (a *App) onWatchStatus(st transport.Status) {
 	var back bool
 	a.setConn(func(s *ConnStatus) {
-		back = st.State == transport.StateIdle && s.State != transport.StateIdle.String()
-		s.State, s.Retry = st.State.String(), st.Retry
+		back = st.State == transport.StateIdle && s.State != ConnIdle
+		s.State, s.Retry = connState(st.State), st.Retry
 		switch {
 		case st.Err != nil:
 			s.Err = st.Err.Error()

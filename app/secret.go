@@ -15,7 +15,7 @@ import (
 )
 
 // SecretStore keeps the mail password outside the data directory: the OS
-// keyring (OSKeyring) or a test double. Set, Get and Delete may be slow or
+// keyring (the default) or a test double. Set, Get and Delete may be slow or
 // hang (a keyring waiting for a prompt), so the app bounds each call.
 type SecretStore interface {
 	Set(service, user, secret string) error
@@ -24,6 +24,15 @@ type SecretStore interface {
 	Get(service, user string) (string, error)
 	Delete(service, user string) error
 }
+
+// PasswordPlace is where the mail password is kept.
+type PasswordPlace string
+
+// Where the mail password can be kept.
+const (
+	PasswordInKeyring PasswordPlace = "keyring"   // in the OS keyring (SecretStore)
+	PasswordEncrypted PasswordPlace = "encrypted" // in app.db, encrypted to the person's own key
+)
 
 // ErrSecretNotFound means the keyring holds no such secret.
 var ErrSecretNotFound = keyring.ErrNotFound
@@ -35,20 +44,20 @@ const keyringService = "thingpost"
 // running can make D-Bus wait for its activation timeout.
 const keyringTimeout = 5 * time.Second
 
-// OSKeyring is the operating system's keyring (Secret Service on Linux,
+// osKeyring is the operating system's keyring (Secret Service on Linux,
 // Keychain on macOS, Credential Manager on Windows) through go-keyring.
 // Where none works, the app falls back to encrypting the password to the
 // person's own key.
-type OSKeyring struct{}
+type osKeyring struct{}
 
 // Set implements SecretStore.
-func (OSKeyring) Set(service, user, secret string) error { return keyring.Set(service, user, secret) }
+func (osKeyring) Set(service, user, secret string) error { return keyring.Set(service, user, secret) }
 
 // Get implements SecretStore.
-func (OSKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (osKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
 
 // Delete implements SecretStore.
-func (OSKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
+func (osKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
 
 // NoKeyring is a SecretStore that has no keyring: every Set fails, so the
 // password is always kept encrypted to the person's own key.

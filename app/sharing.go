@@ -7,6 +7,7 @@ import (
 
 	"go.etcd.io/bbolt"
 
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/wire"
 )
 
@@ -44,7 +45,7 @@ func (a *App) Invite(ctx context.Context, thingID string, role wire.Role, roleFo
 		}
 	}
 	if out.QR == nil {
-		if out.QR, err = EncodeQR(inv.URL, 512); err != nil {
+		if out.QR, err = qr.Encode(inv.URL, 512); err != nil {
 			return Invite{}, err
 		}
 	}
@@ -58,22 +59,6 @@ func (a *App) Users(ctx context.Context, thingID string) ([]wire.User, error) {
 		return nil, fmt.Errorf("users: %w", err)
 	}
 	return c.Reply.Users, nil
-}
-
-// SetRole changes another person's role on the thing (member or guest; an
-// expiry such as "2h" for how long, "" for no end).
-func (a *App) SetRole(ctx context.Context, thingID, who string, role wire.Role, expiry string) error {
-	cmd := wire.Command{Name: "role", Args: []string{who, string(role)}}
-	if expiry != "" {
-		cmd.Args = append(cmd.Args, expiry)
-	}
-	if _, err := a.parseCanonical(cmd); err != nil {
-		return fmt.Errorf("role: %w", err)
-	}
-	if _, err := a.do(ctx, thingID, cmd); err != nil {
-		return fmt.Errorf("role: %w", err)
-	}
-	return nil
 }
 
 // Revoke takes the thing away from a person (address or fingerprint).
@@ -103,7 +88,7 @@ func (a *App) parseCanonical(cmd wire.Command) (wire.Command, error) {
 
 // do sends a command and waits for the answer.
 func (a *App) do(ctx context.Context, thingID string, cmd wire.Command) (Command, error) {
-	c, err := a.SendCommand(ctx, thingID, cmd, 0)
+	c, err := a.sendCommand(ctx, thingID, cmd, 0)
 	if err != nil {
 		return c, err
 	}
@@ -134,11 +119,6 @@ func (a *App) Remove(ctx context.Context, thingID string, force bool) error {
 	if th.RoleExpires.IsZero() || a.now().Before(th.RoleExpires) {
 		if _, err := a.do(ctx, thingID, cmd); err != nil && !force {
 			return fmt.Errorf("remove: the thing did not let us go (%w); remove with force to forget it anyway", err)
-		}
-		// The answer is recorded (and leaves the mailbox) before the
-		// thing is forgotten.
-		if err := a.awaitCommit(ctx); err != nil {
-			return fmt.Errorf("remove: %w", err)
 		}
 	}
 	if err := a.st.db.Update(func(tx *bbolt.Tx) error { return deleteThing(tx, thingID) }); err != nil {

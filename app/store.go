@@ -17,8 +17,8 @@ import (
 	"github.com/thingpost/thingpost/wire"
 )
 
-// StoreFile is the app's bbolt file inside the data directory.
-const StoreFile = "app.db"
+// storeFile is the app's bbolt file inside the data directory.
+const storeFile = "app.db"
 
 var (
 	bucketMeta     = []byte("meta")
@@ -33,7 +33,6 @@ var (
 	keyAccount = []byte("account")
 	keySecret  = []byte("secret")
 	keyMailbox = []byte("mailbox")
-	keyDemo    = []byte("demo")
 )
 
 // seenRetention is how long incoming Message-IDs are remembered, so that a
@@ -83,14 +82,13 @@ type accountRecord struct {
 
 // secretRecord says where the mail password is.
 type secretRecord struct {
-	// Where is "keyring" or "encrypted".
-	Where string `json:"where"`
+	Where PasswordPlace `json:"where"`
 	// Sealed is the password encrypted to the person's own key.
 	Sealed []byte `json:"sealed,omitempty"`
 }
 
 func openStore(dir string) (*store, error) {
-	path := filepath.Join(dir, StoreFile)
+	path := filepath.Join(dir, storeFile)
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w", path, ErrInUse)

@@ -86,7 +86,7 @@ func (a *App) FindThing(query string) (Thing, error) {
 	for i, m := range matches {
 		names[i] = m.Addr
 	}
-	return Thing{}, fmt.Errorf("thing %q: %w: %s", query, ErrAmbiguous, strings.Join(names, ", "))
+	return Thing{}, fmt.Errorf("thing %q: %w: %s", query, errAmbiguous, strings.Join(names, ", "))
 }
 
 // Rename gives a thing a local name ("" to use the thing's own name). The

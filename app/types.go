@@ -11,8 +11,6 @@ import (
 var (
 	// ErrNoProfile means no identity has been created or imported yet.
 	ErrNoProfile = errors.New("no profile yet: create or import an identity first")
-	// ErrProfileExists means CreateProfile or ImportProfile found one.
-	ErrProfileExists = errors.New("a profile already exists in this data directory")
 	// ErrLocked means the identity has not been unlocked with its passphrase.
 	ErrLocked = errors.New("the identity is locked: unlock it with the passphrase")
 	// ErrNoAccount means no mail account is configured.
@@ -21,24 +19,20 @@ var (
 	ErrNotRunning = errors.New("not connected: start the app first")
 	// ErrNotFound means no thing or command matched.
 	ErrNotFound = errors.New("not found")
-	// ErrAmbiguous means a name matched several things.
-	ErrAmbiguous = errors.New("several things match")
 	// ErrInUse means another process holds the data directory.
 	ErrInUse = errors.New("the data directory is in use by another process")
-	// ErrPairing means pairing failed; the error says why.
-	ErrPairing = errors.New("pairing failed")
-	// ErrNoCode means an image holds no readable QR code.
-	ErrNoCode = errors.New("no QR code found in the image")
-	// ErrBadImage means the file is not a PNG or JPEG image this package
-	// can read, or it is too large.
-	ErrBadImage = errors.New("not a readable PNG or JPEG image")
 	// ErrRefused means a command was refused by the thing (Command.Reply
 	// says why).
 	ErrRefused = errors.New("refused by the thing")
-	// ErrExpired means a command got no answer within its time.
-	ErrExpired = errors.New("no answer from the thing in time")
-	// ErrFailed means the mail server refused a command for good.
-	ErrFailed = errors.New("could not be sent")
+)
+
+// Errors the package wraps with the details; no caller decides on them.
+var (
+	errProfileExists = errors.New("a profile already exists in this data directory")
+	errAmbiguous     = errors.New("several things match")
+	errPairing       = errors.New("pairing failed")
+	errExpired       = errors.New("no answer from the thing in time")
+	errFailed        = errors.New("could not be sent")
 )
 
 // Profile is the person: a display name and the address of the identity.
@@ -132,9 +126,9 @@ type Command struct {
 	Image []byte `json:"image,omitempty"`
 }
 
-// Err is nil for an answered command, and otherwise wraps ErrRefused,
-// ErrExpired or ErrFailed with the reason.
-func (c *Command) Err() error {
+// err is nil for an answered command, and otherwise wraps ErrRefused,
+// errExpired or errFailed with the reason.
+func (c *Command) err() error {
 	switch c.Status {
 	case StatusAnswered:
 		return nil
@@ -143,23 +137,23 @@ func (c *Command) Err() error {
 		if c.Reply != nil && c.Reply.Reason != "" {
 			reason = c.Reply.Reason
 		}
-		return &CommandError{Err: ErrRefused, Reason: reason}
+		return &commandError{Err: ErrRefused, Reason: reason}
 	case StatusExpired:
-		return &CommandError{Err: ErrExpired, Reason: c.Error}
+		return &commandError{Err: errExpired, Reason: c.Error}
 	case StatusFailed:
-		return &CommandError{Err: ErrFailed, Reason: c.Error}
+		return &commandError{Err: errFailed, Reason: c.Error}
 	}
-	return &CommandError{Err: ErrExpired, Reason: "still " + string(c.Status)}
+	return &commandError{Err: errExpired, Reason: "still " + string(c.Status)}
 }
 
-// CommandError is a command that did not succeed, with the reason for people.
-type CommandError struct {
-	Err    error // ErrRefused, ErrExpired or ErrFailed
+// commandError is a command that did not succeed, with the reason for people.
+type commandError struct {
+	Err    error // ErrRefused, errExpired or errFailed
 	Reason string
 }
 
-func (e *CommandError) Error() string { return e.Err.Error() + ": " + e.Reason }
-func (e *CommandError) Unwrap() error { return e.Err }
+func (e *commandError) Error() string { return e.Err.Error() + ": " + e.Reason }
+func (e *commandError) Unwrap() error { return e.Err }
 
 // EntryKind is the kind of a history entry.
 type EntryKind string

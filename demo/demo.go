@@ -11,8 +11,7 @@ import (
 	"sync"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
-
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/thing/driver"
@@ -69,6 +68,8 @@ type Demo struct {
 // Thing is one simulated thing of the demo.
 type Thing struct {
 	Kind, Name, Addr string
+	// Fingerprint is the thing's key: the app.Thing ID it has once paired.
+	Fingerprint string
 	// Invite is the factory code (an i.delta.chat link): the first person
 	// to pair with it becomes the owner.
 	Invite string
@@ -154,10 +155,10 @@ func (d *Demo) startThing(ctx, runCtx context.Context, opts Options, kind, local
 		a.Close()
 		return nil, err
 	}
-	png, err := qrcode.Encode(inv.URL(), qrcode.Medium, 512)
+	png, err := qr.Encode(inv.URL(), 512)
 	if err != nil {
 		a.Close()
-		return nil, fmt.Errorf("QR code: %w", err)
+		return nil, err
 	}
 	d.wg.Add(1)
 	go func() {
@@ -167,7 +168,8 @@ func (d *Demo) startThing(ctx, runCtx context.Context, opts Options, kind, local
 			opts.Logger.Error("demo thing stopped", "kind", kind, "err", err)
 		}
 	}()
-	return &Thing{Kind: kind, Name: name, Addr: acct.Address, Invite: inv.URL(), QR: png, Agent: a}, nil
+	return &Thing{Kind: kind, Name: name, Addr: acct.Address, Fingerprint: a.Identity().Fingerprint().String(),
+		Invite: inv.URL(), QR: png, Agent: a}, nil
 }
 
 // Thing returns the demo thing of a kind ("light", "thermostat", "lock").

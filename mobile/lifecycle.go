@@ -5,7 +5,8 @@ import (
 	"sync"
 )
 
-// Core is what a Lifecycle starts and stops: *app.App.
+// Core is what a Lifecycle starts and stops: *app.App, or the demo.Host
+// that starts it.
 type Core interface {
 	// Start connects (inbox catch-up, IDLE, outbox); it returns once
 	// started.

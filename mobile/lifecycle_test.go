@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 )
 
 // waitRunning waits for the lifecycle to report a start or stop.
@@ -37,19 +38,21 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	things, err := a.RunDemo(ctx, app.DemoOptions{Name: "Ada", Passphrase: []byte("correct horse")})
+	host := demo.NewHost(a, nil)
+	defer host.Close()
+	d, err := host.Run(ctx, demo.RunOptions{Name: "Ada", Passphrase: []byte("correct horse")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var lockCode string
-	for _, th := range things {
+	for _, th := range d.Things {
 		if th.Kind == "lock" {
 			lockCode = th.Invite
 		}
 	}
 
 	changes := make(chan bool, 16)
-	l := NewLifecycle(a, true, func(running bool, err error) {
+	l := NewLifecycle(host, true, func(running bool, err error) {
 		if err != nil {
 			t.Errorf("start: %v", err)
 		}
@@ -63,7 +66,11 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Do(ctx, lock.ID, "unlock"); err != nil {
+	unlock, err := a.Send(ctx, lock.ID, "unlock", 0)
+	if err == nil {
+		_, err = a.Wait(ctx, unlock.ID)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	events, stop := a.Events()
@@ -81,15 +88,15 @@ func TestLifecycleOnDemoHome(t *testing.T) {
 	// The lock command waits in our outbox, so the door is still unlocked:
 	// someone opens and closes it, and the events go to our mailbox while
 	// we are away.
-	if err := a.DemoOpenDoor(); err != nil {
+	if err := host.OpenDoor(); err != nil {
 		t.Fatalf("open the door (the lock command must not have gone out): %v", err)
 	}
-	if err := a.DemoCloseDoor(); err != nil {
+	if err := host.CloseDoor(); err != nil {
 		t.Fatal(err)
 	}
 	sawWhileAway := drainFor(events, 700*time.Millisecond)
-	if got, _ := a.Command(c.ID); got.Status != app.StatusQueued {
-		t.Fatalf("in the background the command is %s, want still queued", got.Status)
+	if pend, err := a.Pending(); err != nil || len(pend) != 1 || pend[0].ID != c.ID || pend[0].Status != app.StatusQueued {
+		t.Fatalf("in the background the pending commands are %+v (%v), want the lock command still queued", pend, err)
 	}
 	for _, e := range sawWhileAway {
 		if e.Kind == app.EventThingEvent {

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/thing"
 )
 
@@ -41,11 +42,12 @@ func coldStartFixture(b *testing.B) string {
 		b.Fatal(err)
 	}
 	defer a.Close()
-	d, err := a.StartDemo(ctx, app.DemoOptions{Dir: b.TempDir(), Name: "Ada", Passphrase: []byte(benchPass), Rate: 1 << 20, Burst: 1 << 20})
+	host := demo.NewHost(a, log)
+	defer host.Close()
+	d, err := host.Run(ctx, demo.RunOptions{Dir: b.TempDir(), Name: "Ada", Passphrase: []byte(benchPass), Rate: 1 << 20, Burst: 1 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer d.Close(context.Background())
 	if err := a.Start(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -113,7 +115,11 @@ func coldStartFixture(b *testing.B) string {
 		go func() {
 			defer wg.Done()
 			for range perThing {
-				if _, err := a.Do(ctx, id, "status"); err != nil {
+				c, err := a.Send(ctx, id, "status", 0)
+				if err == nil {
+					_, err = a.Wait(ctx, c.ID)
+				}
+				if err != nil {
 					errs <- err
 					return
 				}

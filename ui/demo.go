@@ -10,31 +10,32 @@ import (
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
-	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 )
 
-// demoHome is the demo home the app runs: its things with their factory
-// codes. The app owns the home (it stops it on Close and starts it again
-// after a restart); ui only shows it.
+// demoHome is the demo home the Host runs: its things with their factory
+// codes. The Host owns the home (it starts it again after a restart, and
+// Close stops it); the screen only shows it.
 type demoHome struct {
 	u      *UI
-	things []app.DemoThing
+	things []*demo.Thing
 	tiles  *fyne.Container // the demo screen's tiles, when shown
 }
 
-// startDemo has the app start its demo home (making the profile when there
-// is none) and connects to it; the first time it shows the demo things.
+// startDemo has the Host start the demo home (making the profile when
+// there is none) and connects to it; the first time it shows the demo
+// things.
 // done, if not nil, gets the error.
 func (u *UI) startDemo(name string, passphrase []byte, first bool, done func(error)) {
 	u.background(func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, time.Minute)
 		defer cancel()
-		things, err := u.core.RunDemo(ctx, app.DemoOptions{Name: name, Passphrase: passphrase})
+		d, err := u.host.Run(ctx, demo.RunOptions{Name: name, Passphrase: passphrase})
 		if err != nil {
 			return err
 		}
 		u.post(func() {
-			u.setDemo(things)
+			u.setDemo(d.Things)
 			u.activate()
 			if first || u.home == nil {
 				u.showHome()
@@ -52,10 +53,10 @@ func (u *UI) startDemo(name string, passphrase []byte, first bool, done func(err
 	})
 }
 
-// setDemo follows the demo home the app runs: its things, or nil when the
-// account is not the demo's. Home offers the demo things while there are
+// setDemo follows the demo home the Host runs: its things, or nil when
+// none runs here or the account is not the demo's. Home offers the demo things while there are
 // some.
-func (u *UI) setDemo(things []app.DemoThing) {
+func (u *UI) setDemo(things []*demo.Thing) {
 	had := u.demo != nil
 	switch {
 	case things == nil:
@@ -123,7 +124,7 @@ func (d *demoHome) refresh() *widget.Button {
 }
 
 // tile is one demo thing; scan is its scan button (nil once paired).
-func (d *demoHome) tile(t app.DemoThing) (tile fyne.CanvasObject, scan *widget.Button) {
+func (d *demoHome) tile(t *demo.Thing) (tile fyne.CanvasObject, scan *widget.Button) {
 	u := d.u
 	qr := canvas.NewImageFromResource(fyne.NewStaticResource(t.Kind+"-code.png", t.QR))
 	qr.FillMode = canvas.ImageFillContain
@@ -145,7 +146,7 @@ func (d *demoHome) tile(t app.DemoThing) (tile fyne.CanvasObject, scan *widget.B
 		if t.Kind == "lock" {
 			// What happens to the lock in the world (someone opens the
 			// door), so that its events can be seen.
-			row = append(row, u.demoAction("Open the door", u.core.DemoOpenDoor), u.demoAction("Close the door", u.core.DemoCloseDoor))
+			row = append(row, u.demoAction("Open the door", u.host.OpenDoor), u.demoAction("Close the door", u.host.CloseDoor))
 		}
 		action = container.NewVBox(row...)
 	} else {

@@ -1,7 +1,7 @@
 // Package ui is Thingpost's Fyne interface: the screens a person sees on a
-// desktop or a phone, built on package app alone (no mail, crypto or
-// storage code lives here; wire is used only for the data types app's API
-// hands out).
+// desktop or a phone, built on package app (no mail, crypto or storage
+// code lives here; wire is used only for the data types app's API hands
+// out) and on package demo's Host for the demo home.
 //
 // Screens, a file each: welcome.go (first run: try the demo home, create
 // an identity, restore a key backup; unlock at start), account.go (the
@@ -10,10 +10,10 @@
 // capability description in controls.go, history.go, chart.go, people.go
 // for the owner, rename and remove), scan.go (a picture chosen or dropped
 // on the window, or pasted text; pairing progress), demo.go (the things
-// of the demo home the app runs, with their codes), mycode.go and
-// settings.go. nav.go is the
-// page stack and header, keys.go the keyboard shortcuts, widgets.go the
-// switch, card and message widgets, theme.go the colours.
+// of the demo home the Host runs, with their codes), mycode.go and
+// settings.go. nav.go is the page stack and header, keys.go the keyboard
+// shortcuts, widgets.go the switch, card and message widgets, theme.go the
+// colours.
 //
 // Threading: every call into package app that does I/O or crypto runs on
 // its own goroutine (UI.background); results and the app's event stream

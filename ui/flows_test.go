@@ -15,6 +15,8 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/internal/qr"
 )
 
 // TestLockEventsAndRefusal: an event from a thing becomes a notification
@@ -125,7 +127,7 @@ func TestRestartWithDemo(t *testing.T) {
 	pass.SetText("correct horse battery")
 	h.tap(h.button("Unlock"))
 	h.waitFor("home with the lamp, connected", time.Minute, func() bool {
-		return u.home != nil && u.home.cards[lamp] != nil && u.demo != nil && u.started && u.conn.State == "idle"
+		return u.home != nil && u.home.cards[lamp] != nil && u.demo != nil && u.started && u.conn.State == app.ConnIdle
 	})
 	test.Tap(u.home.cards[lamp].ctrl.(*switchControl).sw)
 	h.waitFor("the lamp's answer after the restart", time.Minute, func() bool {
@@ -260,7 +262,7 @@ func TestMyCode(t *testing.T) {
 			png = img.Resource.Content()
 		}
 	})
-	text, err := app.DecodeQR(png)
+	text, err := qr.Decode(png)
 	if err != nil {
 		t.Fatalf("the picture: %v", err)
 	}
@@ -375,9 +377,9 @@ func TestUnreachable(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a demo home; skipped with -short")
 	}
-	// The test runs the demo home itself (StartDemo hands it over), so
-	// that it can stop it under the app; the app finds it answering and
-	// uses it.
+	// The test runs the demo home with a Host of its own, so that it can
+	// stop it under the app; the app's Host finds it answering and uses
+	// it.
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -385,11 +387,12 @@ func TestUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	home, err := core.StartDemo(ctx, app.DemoOptions{Dir: t.TempDir(), Name: "Ada", Passphrase: []byte("correct horse battery")})
+	host := demo.NewHost(core, nil)
+	defer host.Close()
+	home, err := host.Run(ctx, demo.RunOptions{Dir: t.TempDir(), Name: "Ada", Passphrase: []byte("correct horse battery")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer home.Close(context.Background())
 	if err := core.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +402,7 @@ func TestUnreachable(t *testing.T) {
 	h.waitFor("the unlock screen", 10*time.Second, func() bool { return len(h.buttons("Unlock")) == 1 })
 	h.entries()[0].SetText("correct horse battery")
 	h.tap(h.button("Unlock"))
-	h.waitFor("connected", time.Minute, func() bool { return u.started && u.conn.State == "idle" })
+	h.waitFor("connected", time.Minute, func() bool { return u.started && u.conn.State == app.ConnIdle })
 	if u.demo != nil {
 		t.Error("the app offers demo things of a home it does not run")
 	}

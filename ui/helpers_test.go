@@ -218,6 +218,17 @@ func (h *harness) startDemo(name, passphrase string) {
 	h.waitFor("the demo things", time.Minute, func() bool { return len(h.buttons("Scan this code")) >= 1 && h.title() == "Demo home" })
 }
 
+// demoAtHome is a UI on a data directory of its own, through the first run
+// into a demo home of its own, back at home.
+func demoAtHome(t *testing.T) *harness {
+	t.Helper()
+	h := newHarness(t)
+	h.startDemo("Ada", "correct horse battery")
+	h.u.backToRoot()
+	h.loop.drain()
+	return h
+}
+
 // pairDemo scans the demo thing's code from the demo screen and waits for
 // the pairing; it returns the thing's ID.
 func (h *harness) pairDemo(name string) string {

@@ -144,16 +144,16 @@ func (u *UI) connChip() fyne.CanvasObject {
 func connSummary(s app.ConnStatus) (string, color.Color) {
 	text, col := "Offline", theme.Color(theme.ColorNameDisabled)
 	switch s.State {
-	case "idle":
+	case app.ConnIdle:
 		text, col = "Connected", theme.Color(theme.ColorNameSuccess)
-	case "catching up":
+	case app.ConnCatchingUp:
 		text, col = "Catching up…", theme.Color(theme.ColorNameSuccess)
-	case "connecting":
+	case app.ConnConnecting:
 		text, col = "Connecting…", theme.Color(theme.ColorNameWarning)
-	case "reconnecting":
+	case app.ConnReconnecting:
 		text, col = "Reconnecting…", theme.Color(theme.ColorNameWarning)
 	}
-	if s.Err != "" && s.State != "idle" {
+	if s.Err != "" && s.State != app.ConnIdle {
 		col = theme.Color(theme.ColorNameError)
 	}
 	if s.Outbox > 0 {
@@ -163,7 +163,7 @@ func connSummary(s app.ConnStatus) (string, color.Color) {
 }
 
 func connDetail(s app.ConnStatus) string {
-	msg := "Mailbox: " + s.State + "."
+	msg := "Mailbox: " + string(s.State) + "."
 	if s.Err != "" {
 		msg += "\nLast problem: " + s.Err
 	}

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/mobile"
 	"github.com/thingpost/thingpost/wire"
 )
@@ -133,7 +134,7 @@ func (s *scanScreen) readAndScan(name string, open func() (io.ReadCloser, error)
 			return err
 		}
 		defer r.Close()
-		data, err = io.ReadAll(io.LimitReader(r, app.MaxImageBytes+1))
+		data, err = io.ReadAll(io.LimitReader(r, qr.MaxImageBytes+1))
 		return err
 	}, func(err error) {
 		s.busy = false
@@ -161,14 +162,14 @@ func (s *scanScreen) scanImage(data []byte) {
 	var code string
 	s.u.background(func(context.Context) error {
 		var err error
-		code, err = app.DecodeQR(data)
+		code, err = qr.Decode(data)
 		return err
 	}, func(err error) {
 		s.busy = false
 		switch {
-		case errors.Is(err, app.ErrNoCode):
+		case errors.Is(err, qr.ErrNoCode):
 			s.fail("No QR code found in this picture. Take it again with the whole code in view, sharp and not too small, and choose it again.")
-		case errors.Is(err, app.ErrBadImage):
+		case errors.Is(err, qr.ErrBadImage):
 			s.fail("This file is not a picture Thingpost can read: choose a PNG or JPEG photo of the code.")
 		case err != nil:
 			s.fail(err.Error())

@@ -30,9 +30,9 @@ func (u *UI) showSettings() {
 		account = section("Mail account", hint(err.Error()),
 			container.NewHBox(widget.NewButton("Connect an account…", func() { u.showAccountSetup(false) })))
 	} else {
-		kept := map[string]string{"keyring": "in the system keyring", "encrypted": "encrypted with your key"}[where]
+		kept := map[app.PasswordPlace]string{app.PasswordInKeyring: "in the system keyring", app.PasswordEncrypted: "encrypted with your key"}[where]
 		if kept == "" {
-			kept = where
+			kept = string(where)
 		}
 		rows := container.New(&formLayout{},
 			widget.NewLabel("IMAP"), widget.NewLabel(fmt.Sprintf("%s (%s)", acct.IMAP.HostPort, securityName(acct.IMAP.Security))),

@@ -14,6 +14,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/assets"
+	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/mobile"
 )
 
@@ -44,15 +45,17 @@ type UI struct {
 	// queue.
 	runOnUI func(func())
 
-	// core is set on the UI goroutine once the data directory is open;
-	// owned keeps it (and the event subscription) for Close, whichever
-	// goroutine gets there first.
+	// core is set on the UI goroutine once the data directory is open,
+	// with the Host of its demo home; owned keeps them (and the event
+	// subscription) for Close, whichever goroutine gets there first.
 	core  *app.App
+	host  *demo.Host
 	life  *mobile.Lifecycle
 	owned struct {
 		sync.Mutex
 		closed bool
 		core   *app.App
+		host   *demo.Host
 		stop   func()            // ends the event subscription
 		life   *mobile.Lifecycle // starts and stops the connection
 	}
@@ -129,20 +132,21 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 			stop()
 			return core.Close()
 		}
-		life := mobile.NewLifecycle(core, mobile.StopInBackground(), func(running bool, err error) {
+		host := demo.NewHost(core, u.log)
+		life := mobile.NewLifecycle(host, mobile.StopInBackground(), func(running bool, err error) {
 			// Start may have started the demo home again (after a
 			// restart), or the account may no longer be the demo's.
-			var demo []app.DemoThing
-			if running && core.DemoAccount() {
-				demo = core.DemoThings()
+			var things []*demo.Thing
+			if running {
+				things = host.Things()
 			}
-			u.post(func() { u.connectionChanged(running, demo, err) })
+			u.post(func() { u.connectionChanged(running, things, err) })
 		})
-		u.owned.core, u.owned.stop, u.owned.life = core, stop, life
+		u.owned.core, u.owned.host, u.owned.stop, u.owned.life = core, host, stop, life
 		u.owned.Unlock()
 		u.pumpEvents(events)
 		u.post(func() {
-			u.core, u.life = core, life
+			u.core, u.host, u.life = core, host, life
 			lc := u.fa.Lifecycle()
 			lc.SetOnEnteredForeground(life.EnteredForeground)
 			lc.SetOnExitedForeground(life.ExitedForeground)
@@ -161,13 +165,13 @@ func newUI(fa fyne.App, w fyne.Window, opts Options, runOnUI func(func())) *UI {
 	return u
 }
 
-// Close stops the background work and the connection and closes the data
-// directory (and with it the demo home, if the app runs one).
+// Close stops the background work and the connection, closes the data
+// directory and stops the demo home, if it runs here.
 func (u *UI) Close() {
 	u.cancel()
 	u.owned.Lock()
 	u.owned.closed = true
-	core, stop, life := u.owned.core, u.owned.stop, u.owned.life
+	core, host, stop, life := u.owned.core, u.owned.host, u.owned.stop, u.owned.life
 	u.owned.Unlock()
 	if stop != nil {
 		stop()
@@ -186,6 +190,11 @@ func (u *UI) Close() {
 		core.Stop()
 		if err := core.Close(); err != nil {
 			u.log.Error("close", "err", err)
+		}
+	}
+	if host != nil {
+		if err := host.Close(); err != nil {
+			u.log.Error("close the demo home", "err", err)
 		}
 	}
 }
@@ -229,8 +238,8 @@ func (u *UI) route() {
 }
 
 // connect starts the core and shows home, or the account setup when there
-// is no account yet. The app starts the demo home again by itself when the
-// account is the demo's.
+// is no account yet. The Host starts the demo home again when the account
+// is the demo's.
 func (u *UI) connect() {
 	_, _, err := u.core.AccountSettings()
 	if errors.Is(err, app.ErrNoAccount) {
@@ -250,14 +259,14 @@ func (u *UI) connect() {
 func (u *UI) activate() { u.life.Activate() }
 
 // connectionChanged follows the lifecycle starting or stopping the core;
-// once started, demo is the demo home's things (nil when the account is
-// not the demo's).
-func (u *UI) connectionChanged(running bool, demo []app.DemoThing, err error) {
+// once started, things are the demo home's (nil when it does not run here
+// or the account is not the demo's).
+func (u *UI) connectionChanged(running bool, things []*demo.Thing, err error) {
 	if err != nil {
 		u.notifyError("Cannot connect", err)
 	}
 	if running {
-		u.setDemo(demo)
+		u.setDemo(things)
 	}
 	u.started = running
 	u.conn = u.core.Conn()

@@ -88,7 +88,7 @@ func cmdInit(ctx context.Context, g *globals, c *cli.Call) error {
 		return err
 	}
 	_, where, _ := a.AccountSettings()
-	fmt.Fprintf(g.stdout, "account %s set (password kept %s)\n", acct.Address, map[string]string{"keyring": "in the OS keyring", "encrypted": "encrypted to your key"}[where])
+	fmt.Fprintf(g.stdout, "account %s set (password kept %s)\n", acct.Address, map[app.PasswordPlace]string{app.PasswordInKeyring: "in the OS keyring", app.PasswordEncrypted: "encrypted to your key"}[where])
 	return nil
 }
 
@@ -119,11 +119,11 @@ func cmdStatus(_ context.Context, g *globals, c *cli.Call) error {
 		return err
 	}
 	st := struct {
-		Profile  *app.Profile `json:"profile,omitempty"`
-		Account  string       `json:"account,omitempty"`
-		Password string       `json:"password_in,omitempty"`
-		Things   int          `json:"things"`
-		Pending  int          `json:"pending_commands"`
+		Profile  *app.Profile      `json:"profile,omitempty"`
+		Account  string            `json:"account,omitempty"`
+		Password app.PasswordPlace `json:"password_in,omitempty"`
+		Things   int               `json:"things"`
+		Pending  int               `json:"pending_commands"`
 	}{Things: len(a.Things())}
 	if found {
 		st.Profile = &p

@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/internal/cli"
 )
 
@@ -39,12 +39,13 @@ func cmdDemo(ctx context.Context, g *globals, c *cli.Call) error {
 			return err
 		}
 	}
-	d, err := a.StartDemo(ctx, app.DemoOptions{Dir: *dir, Name: *name, Passphrase: pw})
+	host := demo.NewHost(a, g.logger())
+	defer host.Close()
+	d, err := host.Run(ctx, demo.RunOptions{Dir: *dir, Name: *name, Passphrase: pw})
 	if err != nil {
 		a.Close()
 		return err
 	}
-	defer d.Close(context.Background())
 	if *pair {
 		err = a.Start(ctx)
 		for _, t := range d.Things {

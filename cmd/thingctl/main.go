@@ -30,6 +30,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/internal/cli"
 )
 
@@ -47,6 +48,7 @@ type globals struct {
 	stdin     io.Reader
 	stdout    io.Writer
 	stderr    io.Writer
+	hosts     []*demo.Host // closed when the command ends (see start)
 }
 
 func main() {
@@ -63,7 +65,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if err := g.resolveData(); err != nil {
 				return err
 			}
-			return run(ctx, g, c)
+			err := run(ctx, g, c)
+			for _, h := range g.hosts {
+				if cerr := h.Close(); cerr != nil {
+					err = errors.Join(err, cerr)
+				}
+			}
+			return err
 		}}
 	}
 	p := &cli.Program{
@@ -200,11 +208,20 @@ func (g *globals) connected(ctx context.Context) (*app.App, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.Start(ctx); err != nil {
+	if err := g.start(ctx, a); err != nil {
 		a.Close()
 		return nil, err
 	}
 	return a, nil
+}
+
+// start starts a through a demo.Host: when the account is the demo's and
+// no "thingctl demo" runs its home any more, the home runs in this process
+// until the command ends.
+func (g *globals) start(ctx context.Context, a *app.App) error {
+	h := demo.NewHost(a, g.logger())
+	g.hosts = append(g.hosts, h)
+	return h.Start(ctx)
 }
 
 func (g *globals) printJSON(v any) error {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/internal/qr"
 )
 
 var binary string
@@ -90,11 +91,11 @@ func TestThingctl(t *testing.T) {
 	if !strings.Contains(r.stdout, "encrypted to your key") {
 		t.Errorf("init said %q", r.stdout)
 	}
-	qr := filepath.Join(t.TempDir(), "lamp.png")
-	if err := os.WriteFile(qr, d.Thing("light").QR, 0o600); err != nil {
+	lampPNG := filepath.Join(t.TempDir(), "lamp.png")
+	if err := os.WriteFile(lampPNG, d.Thing("light").QR, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r = thingctl(t, data, nil, "pair", qr).ok(t, "pair image")
+	r = thingctl(t, data, nil, "pair", lampPNG).ok(t, "pair image")
 	if !strings.Contains(r.stdout, "paired with Desk lamp") || !strings.Contains(r.stdout, "owner") {
 		t.Errorf("pair said %q", r.stdout)
 	}
@@ -182,7 +183,7 @@ func TestThingctl(t *testing.T) {
 	}
 	if png, err := os.ReadFile(codePNG); err != nil {
 		t.Fatal(err)
-	} else if text, err := app.DecodeQR(png); err != nil || text != me.Text {
+	} else if text, err := qr.Decode(png); err != nil || text != me.Text {
 		t.Fatalf("my-code QR says %q, %v", text, err)
 	}
 	r = thingctl(t, data, nil, "my-code").ok(t, "my-code")

@@ -60,7 +60,7 @@ func cmdWatch(ctx context.Context, g *globals, c *cli.Call) error {
 	defer a.Close()
 	events, stop := a.Events()
 	defer stop()
-	if err := a.Start(ctx); err != nil {
+	if err := g.start(ctx, a); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(g.stdout)
@@ -92,7 +92,7 @@ func eventText(a *app.App, e app.Event) string {
 		if e.Conn.Err != "" {
 			return fmt.Sprintf("connection %s: %s", e.Conn.State, e.Conn.Err)
 		}
-		return "connection " + e.Conn.State
+		return "connection " + string(e.Conn.State)
 	case app.EventPairing:
 		if e.Pairing.Err != "" {
 			return fmt.Sprintf("pairing with %s failed: %s", e.Pairing.ThingAddr, e.Pairing.Err)

@@ -1,4 +1,7 @@
-package app
+// Package qr reads the QR code in a picture (a photo of a thing's label, a
+// screenshot) and renders text as a QR code picture. It knows nothing of
+// what the code says.
+package qr
 
 import (
 	"bytes"
@@ -14,25 +17,34 @@ import (
 	goqrcode "github.com/skip2/go-qrcode"
 )
 
-// Limits on pictures given to DecodeQR.
+// Errors Decode wraps with the details.
+var (
+	// ErrNoCode means an image holds no readable QR code.
+	ErrNoCode = errors.New("no QR code found in the image")
+	// ErrBadImage means the data is not a PNG or JPEG image this package
+	// can read, or it is too large.
+	ErrBadImage = errors.New("not a readable PNG or JPEG image")
+)
+
+// Limits on pictures given to Decode.
 const (
 	// MaxImageBytes bounds the file.
 	MaxImageBytes = 40 << 20
-	// MaxImagePixels bounds width times height before decoding, so that a
+	// maxImagePixels bounds width times height before decoding, so that a
 	// small file cannot make the decoder allocate gigabytes.
-	MaxImagePixels = 100_000_000
+	maxImagePixels = 100_000_000
 	// scanSize is the longer side a picture is scaled down to: a 12 MP
 	// photo fails to decode until it is about this size.
 	scanSize = 1200
 )
 
-// DecodeQR finds a QR code in a PNG or JPEG picture (a photo of a label or
+// Decode finds a QR code in a PNG or JPEG picture (a photo of a label or
 // of a screen) and returns its text. The picture is converted to grey and
 // scaled down to about 1200 pixels on its longer side, then searched with
 // gozxing's TRY_HARDER; smaller scales are tried when that fails.
 // ErrNoCode when there is no readable code, ErrBadImage when the data is
 // not a picture it can read.
-func DecodeQR(data []byte) (string, error) {
+func Decode(data []byte) (string, error) {
 	if len(data) > MaxImageBytes {
 		return "", fmt.Errorf("%w: %d bytes, at most %d", ErrBadImage, len(data), MaxImageBytes)
 	}
@@ -40,7 +52,7 @@ func DecodeQR(data []byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrBadImage, err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > MaxImagePixels {
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width*cfg.Height > maxImagePixels {
 		return "", fmt.Errorf("%w: %dx%d pixels is too large", ErrBadImage, cfg.Width, cfg.Height)
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
@@ -143,8 +155,8 @@ func luminance(img image.Image) func(x, y int) uint8 {
 	return func(x, y int) uint8 { return color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y }
 }
 
-// EncodeQR renders text as a QR code PNG of about size pixels.
-func EncodeQR(text string, size int) ([]byte, error) {
+// Encode renders text as a QR code PNG of about size pixels.
+func Encode(text string, size int) ([]byte, error) {
 	png, err := goqrcode.Encode(text, goqrcode.Medium, size)
 	if err != nil {
 		return nil, fmt.Errorf("QR code: %w", err)

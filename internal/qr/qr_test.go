@@ -1,4 +1,4 @@
-package app_test
+package qr_test
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 
 	qrcode "github.com/skip2/go-qrcode"
 
-	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/securejoin"
 )
@@ -130,7 +130,7 @@ func photo(img image.Image, w, h, x, y, k int) *image.RGBA {
 	return out
 }
 
-func TestDecodeQR(t *testing.T) {
+func TestDecode(t *testing.T) {
 	code := codeImage(t, testInvite, 400)
 	tests := []struct {
 		name string
@@ -152,23 +152,23 @@ func TestDecodeQR(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := app.DecodeQR(tt.data(t))
+			got, err := qr.Decode(tt.data(t))
 			if err != nil || got != testInvite {
-				t.Fatalf("DecodeQR = %q, %v", got, err)
+				t.Fatalf("Decode = %q, %v", got, err)
 			}
 		})
 	}
 }
 
-func TestDecodeQRNoCode(t *testing.T) {
+func TestDecodeNoCode(t *testing.T) {
 	plain := photo(image.NewGray(image.Rect(0, 0, 1, 1)), 1200, 900, 0, 0, 1)
-	if _, err := app.DecodeQR(encodeJPEG(t, plain, 85)); !errors.Is(err, app.ErrNoCode) {
+	if _, err := qr.Decode(encodeJPEG(t, plain, 85)); !errors.Is(err, qr.ErrNoCode) {
 		t.Fatalf("photo without a code: %v, want ErrNoCode", err)
 	}
-	if _, err := app.DecodeQR([]byte("OPENPGP4FPR:not a picture")); !errors.Is(err, app.ErrBadImage) {
+	if _, err := qr.Decode([]byte("OPENPGP4FPR:not a picture")); !errors.Is(err, qr.ErrBadImage) {
 		t.Fatalf("text: %v, want ErrBadImage", err)
 	}
-	if _, err := app.DecodeQR(nil); !errors.Is(err, app.ErrBadImage) {
+	if _, err := qr.Decode(nil); !errors.Is(err, qr.ErrBadImage) {
 		t.Fatalf("nothing: %v, want ErrBadImage", err)
 	}
 	// A tiny PNG that claims 100000x100000 pixels is refused before
@@ -178,12 +178,12 @@ func TestDecodeQRNoCode(t *testing.T) {
 	binary.BigEndian.PutUint32(ihdr[0:], 100000)
 	binary.BigEndian.PutUint32(ihdr[4:], 100000)
 	binary.BigEndian.PutUint32(small[8+8+13:], crc32.ChecksumIEEE(small[8+4:8+8+13]))
-	if _, err := app.DecodeQR(small); !errors.Is(err, app.ErrBadImage) {
+	if _, err := qr.Decode(small); !errors.Is(err, qr.ErrBadImage) {
 		t.Fatalf("bomb: %v, want ErrBadImage", err)
 	}
 }
 
-func BenchmarkDecodeQR(b *testing.B) {
+func BenchmarkDecode(b *testing.B) {
 	for _, bc := range []struct {
 		name string
 		img  image.Image
@@ -194,7 +194,7 @@ func BenchmarkDecodeQR(b *testing.B) {
 		data := encodeJPEG(b, bc.img, 85)
 		b.Run(bc.name, func(b *testing.B) {
 			for b.Loop() {
-				if _, err := app.DecodeQR(data); err != nil {
+				if _, err := qr.Decode(data); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -202,9 +202,9 @@ func BenchmarkDecodeQR(b *testing.B) {
 	}
 }
 
-// TestDecodeQRGeneratedCodes decodes many codes as the things make them:
+// TestDecodeGeneratedCodes decodes many codes as the things make them:
 // before the PURE_BARCODE fallback about 1 in 100 clean 512 px codes failed.
-func TestDecodeQRGeneratedCodes(t *testing.T) {
+func TestDecodeGeneratedCodes(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range 400 {
 		var fpr keystore.Fingerprint
@@ -217,7 +217,7 @@ func TestDecodeQRGeneratedCodes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := app.DecodeQR(png); err != nil || got != inv.URL() {
+		if got, err := qr.Decode(png); err != nil || got != inv.URL() {
 			t.Fatalf("code %d (%s): %q, %v", i, inv.URL(), got, err)
 		}
 	}
