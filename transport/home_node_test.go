@@ -14,6 +14,7 @@ import (
 	"github.com/thingpost/thingpost/homenode/imapd"
 	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/homenode/smtpd"
+	"github.com/thingpost/thingpost/internal/testutil"
 )
 
 // nodeHome is the project's own mail server, in process: mailstore, imapd
@@ -23,8 +24,7 @@ type nodeHome struct {
 	t        testing.TB
 	addr, pw string
 	sec      Security
-	cert     tls.Certificate
-	pin      string
+	cert     *testutil.TLSCert
 	path     string
 
 	mu       sync.Mutex
@@ -41,7 +41,7 @@ func newNodeHome(t testing.TB, sec Security) *nodeHome {
 	t.Helper()
 	h := &nodeHome{t: t, addr: "lamp@home.test", pw: "lamp-secret", sec: sec,
 		path: filepath.Join(t.TempDir(), "mail.db"), imapAddr: "127.0.0.1:0", smtpAddr: "127.0.0.1:0"}
-	h.cert, h.pin = selfSigned(t)
+	h.cert = testutil.SelfSignedTLS(t, "home.test")
 	hash, err := accounts.HashPassword(h.pw)
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ func (h *nodeHome) open() {
 
 func (h *nodeHome) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := &tls.Config{Certificates: []tls.Certificate{h.cert}}
+	cfg := h.cert.ServerConfig()
 	auth := accounts.NewAuthenticator(h.store, log)
 	imapLn := h.tr.listen(h.t, h.imapAddr)
 	smtpLn := h.tr.listen(h.t, h.smtpAddr)
@@ -116,7 +116,7 @@ func (h *nodeHome) account() Account {
 		IMAP:      Server{HostPort: h.imapAddr, Security: h.sec},
 		SMTP:      Server{HostPort: h.smtpAddr, Security: h.sec},
 		Password:  h.pw,
-		PinSHA256: h.pin,
+		PinSHA256: h.cert.Pin(),
 	}
 }
 

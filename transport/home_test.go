@@ -2,15 +2,9 @@ package transport
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -21,32 +15,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-)
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, as a home
-// node does at init.
-func selfSigned(t testing.TB) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "home.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		DNSNames:     []string{"localhost", "home.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, CertFingerprint(der)
-}
+	"github.com/thingpost/thingpost/internal/testutil"
+)
 
 // connTracker remembers every accepted connection so a test can kill them
 // all at once, as a crashing server would.
@@ -116,8 +87,7 @@ type memHome struct {
 	addr, pw string
 	sec      Security
 	caps     imap.CapSet
-	cert     tls.Certificate
-	pin      string
+	cert     *testutil.TLSCert
 
 	user     *imapmemserver.User
 	mem      *imapmemserver.Server
@@ -146,7 +116,7 @@ func newMemHome(t testing.TB, o memOpts) *memHome {
 	if h.caps == nil {
 		h.caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapMove: {}}
 	}
-	h.cert, h.pin = selfSigned(t)
+	h.cert = testutil.SelfSignedTLS(t, "home.test")
 	h.mem = imapmemserver.New()
 	h.user = imapmemserver.NewUser(h.addr, h.pw)
 	if err := h.user.Create("INBOX", nil); err != nil {
@@ -157,10 +127,6 @@ func newMemHome(t testing.TB, o memOpts) *memHome {
 	h.start()
 	t.Cleanup(h.stop)
 	return h
-}
-
-func (h *memHome) tlsConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{h.cert}}
 }
 
 func (h *memHome) start() {
@@ -181,11 +147,11 @@ func (h *memHome) start() {
 	ss.ErrorLog = discardLogger{}
 	switch h.sec {
 	case SecurityTLS:
-		imapLn = tls.NewListener(imapLn, h.tlsConfig())
-		smtpLn = tls.NewListener(smtpLn, h.tlsConfig())
+		imapLn = tls.NewListener(imapLn, h.cert.ServerConfig())
+		smtpLn = tls.NewListener(smtpLn, h.cert.ServerConfig())
 	case SecuritySTARTTLS:
-		opts.TLSConfig = h.tlsConfig()
-		ss.TLSConfig = h.tlsConfig()
+		opts.TLSConfig = h.cert.ServerConfig()
+		ss.TLSConfig = h.cert.ServerConfig()
 	}
 	h.imapSrv = imapserver.New(opts)
 	h.smtpSrv = ss
@@ -213,7 +179,7 @@ func (h *memHome) account() Account {
 		IMAP:      Server{HostPort: h.imapAddr, Security: h.sec},
 		SMTP:      Server{HostPort: h.smtpAddr, Security: h.sec},
 		Password:  h.pw,
-		PinSHA256: h.pin,
+		PinSHA256: h.cert.Pin(),
 	}
 }
 

@@ -4,17 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
 	"github.com/thingpost/thingpost/transport"
 )
 
@@ -56,8 +51,8 @@ type Server struct {
 	// Submission requires login and offers STARTTLS; Submissions is
 	// submission over implicit TLS.
 	Submission, Submissions string
-	// CertSHA256 is the SHA-256 of the self-signed certificate both servers
-	// present, in the form transport.Account.PinSHA256 takes.
+	// CertSHA256 is the pin of the self-signed certificate both servers
+	// present (certpin.Fingerprint), as transport.Account.PinSHA256 takes it.
 	CertSHA256 string
 
 	l        *layout
@@ -238,11 +233,15 @@ func (s *Server) prepare() error {
 	if err := os.Chmod(l.MailDir, 0o700); err != nil {
 		return err
 	}
-	der, err := writeCert(l.Cert, l.Key, l.Hostname)
+	// Both servers read the key as root, before dropping privileges.
+	cert, err := testutil.NewTLSCert(l.Hostname)
 	if err != nil {
 		return err
 	}
-	s.CertSHA256 = transport.CertFingerprint(der)
+	if err := cert.WritePEM(l.Cert, l.Key); err != nil {
+		return err
+	}
+	s.CertSHA256 = cert.Pin()
 	if err := os.Mkdir(l.Users, 0o750); err != nil {
 		return err
 	}
@@ -273,46 +272,6 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// writeCert makes a self-signed ECDSA certificate for host and 127.0.0.1
-// and returns its DER form.
-func writeCert(certPath, keyPath, host string) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: host},
-		DNSNames:     []string{host},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	// Both servers read the key as root, before dropping privileges.
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	return der, nil
 }
 
 // AddUser creates the mailbox local@Domain with a random password. It
