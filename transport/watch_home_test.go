@@ -69,6 +69,14 @@ func forEachHome(t *testing.T, f func(t *testing.T, k homeKind)) {
 	}
 }
 
+// wantCount fails the test unless folder holds n messages.
+func wantCount(t testing.TB, a Account, folder string, n int) {
+	t.Helper()
+	if got := len(folderBodies(t, a, folder)); got != n {
+		t.Errorf("%s has %d messages, want %d", folder, got, n)
+	}
+}
+
 // folderBodies reads a folder with an independent client.
 func folderBodies(t testing.TB, a Account, folder string) [][]byte {
 	t.Helper()
@@ -150,9 +158,7 @@ func TestWatchDeliversEachMessageOnce(t *testing.T) {
 				rec.quiet(t, 300*time.Millisecond)
 				stop()
 
-				if d := rec.duplicates(); len(d) > 0 {
-					t.Errorf("delivered more than once: %v", d)
-				}
+				rec.handledOnce(t)
 				for i, m := range rec.msgs {
 					if i > 0 && m.UID <= rec.msgs[i-1].UID {
 						t.Errorf("UIDs out of order: %d after %d", m.UID, rec.msgs[i-1].UID)
@@ -161,15 +167,11 @@ func TestWatchDeliversEachMessageOnce(t *testing.T) {
 						t.Errorf("message %d: size %d, raw %q", i, m.Size, m.Raw)
 					}
 				}
-				if n := len(folderBodies(t, a, "INBOX")); n != 0 {
-					t.Errorf("INBOX still has %d messages", n)
-				}
+				wantCount(t, a, "INBOX", 0)
 				if got := subjects(folderBodies(t, a, "Processed")); len(got) != 6 {
 					t.Errorf("Processed has %v", got)
 				}
-				if n := len(folderBodies(t, a, "Quarantine")); n != 0 {
-					t.Errorf("Quarantine (created, unused) has %d", n)
-				}
+				wantCount(t, a, "Quarantine", 0)
 				s, _ := store.LoadState(ctxT(t, time.Second))
 				if s.LastUID != rec.msgs[len(rec.msgs)-1].UID || s.UIDValidity != rec.msgs[0].UIDValidity {
 					t.Errorf("saved state %+v, last message UID %d", s, rec.msgs[len(rec.msgs)-1].UID)
@@ -204,12 +206,8 @@ func TestWatchRestartDoesNotRedeliver(t *testing.T) {
 			t.Errorf("after restart got %q", got[0].Raw)
 		}
 		rec.quiet(t, 300*time.Millisecond)
-		if d := rec.duplicates(); len(d) > 0 {
-			t.Errorf("redelivered: %v", d)
-		}
-		if n := len(folderBodies(t, a, "INBOX")); n != 3 {
-			t.Errorf("Keep: INBOX has %d messages, want 3", n)
-		}
+		rec.handledOnce(t)
+		wantCount(t, a, "INBOX", 3)
 	})
 }
 
@@ -241,12 +239,8 @@ func TestWatchReconnectsAfterServerRestart(t *testing.T) {
 			got = rec.await(t, 1, 10*time.Second)
 		}
 		rec.quiet(t, 300*time.Millisecond)
-		if d := rec.duplicates(); len(d) > 0 {
-			t.Errorf("delivered more than once: %v", d)
-		}
-		if n := len(folderBodies(t, a, "INBOX")); n != 0 {
-			t.Errorf("Delete: INBOX has %d messages", n)
-		}
+		rec.handledOnce(t)
+		wantCount(t, a, "INBOX", 0)
 	})
 }
 
@@ -389,9 +383,7 @@ func TestWatchHandlerErrorRetries(t *testing.T) {
 			t.Errorf("order: %q then %q", first[0].Raw, second[0].Raw)
 		}
 		rec.quiet(t, 200*time.Millisecond)
-		if d := rec.duplicates(); len(d) > 0 {
-			t.Errorf("first message redelivered: %v", d)
-		}
+		rec.handledOnce(t)
 		if got := subjects(folderBodies(t, a, "Done")); len(got) != 2 {
 			t.Errorf("Done: %v", got)
 		}
