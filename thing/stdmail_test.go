@@ -270,16 +270,7 @@ func TestDeltaChatOnStandardMailServer(t *testing.T) {
 			dc := startDeltaChat(t, h.ctx)
 			alice := dc.account(srv.Account(stdUser(t, srv, "alice-"+name), transport.SecurityPlain))
 
-			inv, err := h.agent.FactoryInvite()
-			if err != nil {
-				t.Fatal(err)
-			}
-			inv.V3 = v3
-			mark := dc.c.Mark()
-			chat := dc.join(alice, inv.URL())
-			if w := dc.await(alice, mark, "You are my owner", 30*time.Second); !w.ShowPadlock {
-				t.Error("welcome not shown as encrypted")
-			}
+			chat, _ := dc.pairOwner(alice, h.agent, v3)
 			if m := dc.say(alice, chat, "on", "on"); !m.ShowPadlock || !power(t, h.agent) {
 				t.Fatalf("on: %+v, power %v", m, power(t, h.agent))
 			}

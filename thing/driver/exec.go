@@ -408,17 +408,22 @@ func (e *Exec) command(call wire.Call) (*execCmd, []string, error) {
 	}
 	argv := make([]string, len(c.argv))
 	for j, segs := range c.argv {
-		var b strings.Builder
-		for _, s := range segs {
-			if s.arg >= 0 {
-				b.WriteString(vals[s.arg])
-			} else {
-				b.WriteString(s.lit)
-			}
-		}
-		argv[j] = b.String()
+		argv[j] = expand(segs, vals)
 	}
 	return c, argv, nil
+}
+
+// expand fills a parsed template with the checked argument values.
+func expand(segs []segment, vals []string) string {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.arg >= 0 {
+			b.WriteString(vals[s.arg])
+		} else {
+			b.WriteString(s.lit)
+		}
+	}
+	return b.String()
 }
 
 func execSpec(c *execCmd) wire.CommandSpec {
