@@ -3,7 +3,6 @@ package thing_test
 import (
 	"context"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -26,16 +25,8 @@ type dcPeer struct {
 
 func startDeltaChat(t *testing.T, ctx context.Context) *dcPeer {
 	t.Helper()
-	wd, _ := os.Getwd()
-	bin, err := dcrpc.FindBinary(wd)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must install the Delta Chat core (scripts/bootstrap.sh): %v", err)
-		}
-		t.Skipf("Delta Chat core not installed (run scripts/bootstrap.sh): %v", err)
-	}
 	var log testutil.SyncBuffer
-	c, err := dcrpc.Start(bin, t.TempDir(), &log)
+	c, err := dcrpc.Start(dcrpc.BinaryForTest(t), t.TempDir(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}

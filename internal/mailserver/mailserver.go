@@ -2,7 +2,6 @@ package mailserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/thingpost/thingpost/internal/testutil"
@@ -136,6 +136,36 @@ func findBinaries() (binaries, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// StartForTest runs an instance for domain for the test t and closes it when
+// t ends, logging the servers' logs if t failed. Where this machine cannot
+// run one it skips t, except under CI, which installs the packages.
+func StartForTest(t testing.TB, domain string) *Server {
+	t.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run Postfix and Dovecot (scripts/bootstrap.sh installs them): %v", err)
+		}
+		t.Skipf("no private Postfix and Dovecot here: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	s, err := Start(ctx, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Postfix and Dovecot ready in %v", time.Since(begin).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Postfix and Dovecot logs:\n%s", s.Logs())
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("stop mail server: %v", err)
+		}
+	})
+	return s
 }
 
 // Start runs a new instance for domain in a fresh temporary directory and
@@ -484,13 +514,13 @@ func startWatchdog(dir string, pgids ...int) (*exec.Cmd, *os.File, error) {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error // set before done closes
 }
 
 func startProc(path string, args ...string) (*proc, error) {
-	p := &proc{name: filepath.Base(path), out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: filepath.Base(path), out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -541,20 +571,3 @@ func (p *proc) stop() error {
 }
 
 func (p *proc) output() string { return strings.TrimSpace(p.out.String()) }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
