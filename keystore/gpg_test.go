@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -23,22 +22,6 @@ func colons(out []byte, typ string) [][]string {
 		}
 	}
 	return recs
-}
-
-// decrypt has id decrypt a binary message and checks the plaintext.
-func decryptWith(t *testing.T, id *Identity, ct []byte, want string) {
-	t.Helper()
-	md, err := openpgp.ReadMessage(bytes.NewReader(ct), openpgp.EntityList{id.Entity()}, nil, Config(nil))
-	if err != nil {
-		t.Fatalf("decrypt gpg's message: %v", err)
-	}
-	got, err := io.ReadAll(md.UnverifiedBody)
-	if err != nil {
-		t.Fatalf("read gpg's message: %v", err)
-	}
-	if string(got) != want {
-		t.Fatalf("gpg's message reads %q, want %q", got, want)
-	}
 }
 
 // gpgVerifies has gpg check a detached signature id made over msg.
@@ -78,7 +61,7 @@ func TestGPGSecretKeyImport(t *testing.T) {
 	// gpg encrypts to its key, we decrypt; we sign, gpg verifies.
 	const msg = "status"
 	ct := g.Must([]byte(msg), "--trust-model", "always", "--recipient", addr, "--encrypt")
-	decryptWith(t, id, ct, msg)
+	readAs(t, ct, openpgp.EntityList{id.Entity()}, msg)
 	gpgVerifies(t, g, id, "turn on")
 
 	// The imported identity survives our own store.
@@ -90,7 +73,7 @@ func TestGPGSecretKeyImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decryptWith(t, back, ct, msg)
+	readAs(t, ct, openpgp.EntityList{back.Entity()}, msg)
 }
 
 // TestGPGImportsOurSecretKey: our passphrase-protected export imports into
@@ -163,7 +146,7 @@ func TestGPGImportsOurPublicKey(t *testing.T) {
 			t.Fatalf("gpg --list-keys:\n%s", list)
 		}
 		ct := g.Must([]byte("on"), "--trust-model", "always", "--recipient", id.Addr(), "--encrypt")
-		decryptWith(t, id, ct, "on")
+		readAs(t, ct, openpgp.EntityList{id.Entity()}, "on")
 		gpgVerifies(t, g, id, "event: door opened")
 	}
 }

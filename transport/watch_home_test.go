@@ -69,6 +69,16 @@ func forEachHome(t *testing.T, f func(t *testing.T, k homeKind)) {
 	}
 }
 
+// forEachHomeIn runs f on a fresh home of every kind in each of the
+// security modes, as the subtests kind/mode.
+func forEachHomeIn(t *testing.T, secs []Security, f func(t *testing.T, h testHome)) {
+	forEachHome(t, func(t *testing.T, k homeKind) {
+		for _, sec := range secs {
+			t.Run(string(sec), func(t *testing.T) { f(t, k.new(t, sec)) })
+		}
+	})
+}
+
 // wantCount fails the test unless folder holds n messages.
 func wantCount(t testing.TB, a Account, folder string, n int) {
 	t.Helper()
@@ -132,53 +142,48 @@ func subjects(msgs [][]byte) []string {
 }
 
 func TestWatchDeliversEachMessageOnce(t *testing.T) {
-	forEachHome(t, func(t *testing.T, k homeKind) {
-		for _, sec := range []Security{SecurityTLS, SecurityPlain} {
-			t.Run(string(sec), func(t *testing.T) {
-				h := k.new(t, sec)
-				a := h.account()
-				for i := 0; i < 3; i++ {
-					h.deliver(testMessage(i, "present before start"))
-				}
-				rec := newRecorder(func(Msg) (Disposition, error) { return Move("Processed"), nil })
-				st := newStatusLog()
-				o := fastOpts(t, st)
-				o.CreateFolders = []string{"Processed", "Quarantine"}
-				store := &MemoryState{}
-				stop := startWatch(t, a, store, rec.handle, o)
-
-				rec.await(t, 3, 10*time.Second)
-				waitIdle(t, h, st, 5*time.Second)
-				for i := 3; i < 6; i++ {
-					if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(i, "sent")); err != nil {
-						t.Fatalf("Send: %v", err)
-					}
-				}
-				rec.await(t, 3, 10*time.Second)
-				rec.quiet(t, 300*time.Millisecond)
-				stop()
-
-				rec.handledOnce(t)
-				for i, m := range rec.msgs {
-					if i > 0 && m.UID <= rec.msgs[i-1].UID {
-						t.Errorf("UIDs out of order: %d after %d", m.UID, rec.msgs[i-1].UID)
-					}
-					if m.Size != int64(len(m.Raw)) || !bytes.Contains(m.Raw, []byte("Subject: test ")) {
-						t.Errorf("message %d: size %d, raw %q", i, m.Size, m.Raw)
-					}
-				}
-				wantCount(t, a, "INBOX", 0)
-				if got := subjects(folderBodies(t, a, "Processed")); len(got) != 6 {
-					t.Errorf("Processed has %v", got)
-				}
-				wantCount(t, a, "Quarantine", 0)
-				s, _ := store.LoadState(ctxT(t, time.Second))
-				if s.LastUID != rec.msgs[len(rec.msgs)-1].UID || s.UIDValidity != rec.msgs[0].UIDValidity {
-					t.Errorf("saved state %+v, last message UID %d", s, rec.msgs[len(rec.msgs)-1].UID)
-				}
-				st.waitFor(t, StateStopped, nil, time.Second)
-			})
+	forEachHomeIn(t, []Security{SecurityTLS, SecurityPlain}, func(t *testing.T, h testHome) {
+		a := h.account()
+		for i := 0; i < 3; i++ {
+			h.deliver(testMessage(i, "present before start"))
 		}
+		rec := newRecorder(func(Msg) (Disposition, error) { return Move("Processed"), nil })
+		st := newStatusLog()
+		o := fastOpts(t, st)
+		o.CreateFolders = []string{"Processed", "Quarantine"}
+		store := &MemoryState{}
+		stop := startWatch(t, a, store, rec.handle, o)
+
+		rec.await(t, 3, 10*time.Second)
+		waitIdle(t, h, st, 5*time.Second)
+		for i := 3; i < 6; i++ {
+			if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(i, "sent")); err != nil {
+				t.Fatalf("Send: %v", err)
+			}
+		}
+		rec.await(t, 3, 10*time.Second)
+		rec.quiet(t, 300*time.Millisecond)
+		stop()
+
+		rec.handledOnce(t)
+		for i, m := range rec.msgs {
+			if i > 0 && m.UID <= rec.msgs[i-1].UID {
+				t.Errorf("UIDs out of order: %d after %d", m.UID, rec.msgs[i-1].UID)
+			}
+			if m.Size != int64(len(m.Raw)) || !bytes.Contains(m.Raw, []byte("Subject: test ")) {
+				t.Errorf("message %d: size %d, raw %q", i, m.Size, m.Raw)
+			}
+		}
+		wantCount(t, a, "INBOX", 0)
+		if got := subjects(folderBodies(t, a, "Processed")); len(got) != 6 {
+			t.Errorf("Processed has %v", got)
+		}
+		wantCount(t, a, "Quarantine", 0)
+		s, _ := store.LoadState(ctxT(t, time.Second))
+		if s.LastUID != rec.msgs[len(rec.msgs)-1].UID || s.UIDValidity != rec.msgs[0].UIDValidity {
+			t.Errorf("saved state %+v, last message UID %d", s, rec.msgs[len(rec.msgs)-1].UID)
+		}
+		st.waitFor(t, StateStopped, nil, time.Second)
 	})
 }
 
