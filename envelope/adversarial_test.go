@@ -44,29 +44,27 @@ func encryptBody(t testing.TB, recipients []*openpgp.Entity, body func(seipd io.
 // the signature: what a recipient who turns attacker can see.
 func openAs(t testing.TB, raw []byte, self *keystore.Identity) *decrypted {
 	t.Helper()
-	_, arm, err := parseOuter(raw, DefaultMaxSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin, err := dearmor(arm, DefaultMaxSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := decrypt(bin, decryptRing{self: self.Entity()}, nil, DefaultMaxSize, time.Now())
+	d, err := decrypt(payload(t, raw), decryptRing{self: self.Entity()}, nil, DefaultMaxSize, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return d
 }
 
-// payload returns the binary OpenPGP message of a PGP/MIME message.
-func payload(t testing.TB, raw []byte) []byte {
+// armoredPayload returns the armored OpenPGP message of a PGP/MIME message.
+func armoredPayload(t testing.TB, raw []byte) []byte {
 	t.Helper()
 	_, arm, err := parseOuter(raw, DefaultMaxSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin, err := dearmor(arm, DefaultMaxSize)
+	return arm
+}
+
+// payload returns the binary OpenPGP message of a PGP/MIME message.
+func payload(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	bin, err := dearmor(armoredPayload(t, raw), DefaultMaxSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,10 +74,7 @@ func payload(t testing.TB, raw []byte) []byte {
 // rewrap replaces the OpenPGP payload of a PGP/MIME message.
 func rewrap(t testing.TB, raw, bin []byte) []byte {
 	t.Helper()
-	_, oldArm, err := parseOuter(raw, DefaultMaxSize)
-	if err != nil {
-		t.Fatal(err)
-	}
+	oldArm := armoredPayload(t, raw)
 	newArm, err := armorMessage(bin)
 	if err != nil {
 		t.Fatal(err)

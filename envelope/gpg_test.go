@@ -5,104 +5,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/thingpost/thingpost/internal/testutil"
 	"github.com/thingpost/thingpost/keystore"
 )
 
-// gpgHome is a throw-away GnuPG home directory.
-type gpgHome struct {
-	t   *testing.T
-	dir string
-}
-
-// newGPG makes a GnuPG home in a short temporary path (the agent's socket
-// path must stay short). Without gpg the test is skipped, except under CI,
-// where a missing gpg fails the test.
-func newGPG(t *testing.T) *gpgHome {
+// newGPG is a GnuPG home whose every call trusts all keys and writes the
+// machine-readable status lines to stderr.
+func newGPG(t *testing.T) *testutil.GPG {
 	t.Helper()
-	if _, err := exec.LookPath("gpg"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("gpg is required in CI: %v", err)
-		}
-		t.Skipf("GnuPG interop test needs gpg (apt-get install gnupg): %v", err)
-	}
-	dir, err := os.MkdirTemp("", "gpg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gpgHome{t: t, dir: dir}
-	t.Cleanup(func() {
-		kill := exec.Command("gpgconf", "--kill", "gpg-agent")
-		kill.Env = g.env()
-		kill.Run() // no agent running is fine
-		os.RemoveAll(dir)
-	})
-	return g
+	return testutil.NewGPG(t, "--trust-model", "always", "--status-fd", "2")
 }
 
-func (g *gpgHome) env() []string { return append(os.Environ(), "GNUPGHOME="+g.dir) }
-
-// run runs gpg in batch mode and returns stdout and stderr (with the
-// machine-readable status lines).
-func (g *gpgHome) run(stdin []byte, args ...string) (stdout, stderr []byte, err error) {
-	g.t.Helper()
-	base := []string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--trust-model", "always", "--status-fd", "2"}
-	cmd := exec.Command("gpg", append(base, args...)...)
-	cmd.Env = g.env()
-	cmd.Stdin = bytes.NewReader(stdin)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	return out.Bytes(), errb.Bytes(), err
-}
-
-func (g *gpgHome) must(stdin []byte, args ...string) []byte {
-	g.t.Helper()
-	out, stderr, err := g.run(stdin, args...)
-	if err != nil {
-		g.t.Fatalf("gpg %s: %v\n%s", strings.Join(args, " "), err, stderr)
-	}
-	return out
-}
-
-// genKey makes an Ed25519/Curve25519 key for addr in gpg, without
-// passphrase, and returns its public key as keystore reads it.
-func (g *gpgHome) genKey(addr string) *keystore.PublicKey {
-	g.t.Helper()
-	g.must(nil, "--passphrase", "", "--quick-gen-key", "<"+addr+">", "future-default", "default", "never")
-	k, err := keystore.ImportPublic(g.must(nil, "--export", "<"+addr+">"))
-	if err != nil {
-		g.t.Fatalf("import gpg's key: %v", err)
-	}
-	return k
-}
-
-// armoredPayload returns the armored OpenPGP message of a PGP/MIME message.
-func armoredPayload(t *testing.T, raw []byte) []byte {
+// gpgCarol is the setup of every interop test here: a GnuPG home with
+// carol's Ed25519/Curve25519 key, made by gpg without a passphrase, and the
+// public key of alice, made by us.
+func gpgCarol(t *testing.T) (g *testutil.GPG, carol *keystore.PublicKey, alice *keystore.Identity) {
 	t.Helper()
-	_, arm, err := parseOuter(raw, DefaultMaxSize)
+	g = newGPG(t)
+	g.Must(nil, "--passphrase", "", "--quick-gen-key", "<carol@home.example>", "future-default", "default", "never")
+	carol, err := keystore.ImportPublic(g.Must(nil, "--export", "<carol@home.example>"))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("import gpg's key: %v", err)
 	}
-	return arm
+	var tk testKeys
+	alice = tk.id(t, "alice@home.example")
+	g.Must([]byte(alice.Public().Armor()), "--import")
+	return g, carol, alice
 }
 
 // TestGPGDecryptsSealed: GnuPG decrypts what Seal makes and reports a good
 // signature, as the recipient and as the sender (with our secret key
 // imported into GnuPG).
 func TestGPGDecryptsSealed(t *testing.T) {
-	g := newGPG(t)
-	carol := g.genKey("carol@home.example")
-	var tk testKeys
-	alice := tk.id(t, "alice@home.example")
-	g.must([]byte(alice.Public().Armor()), "--import")
+	g, carol, alice := gpgCarol(t)
 
 	s := seal(t, &Draft{From: alice, To: []*keystore.PublicKey{carol}, Subject: "hello gpg", Text: "set brightness 40"})
 	if s.SEIPDv2 {
@@ -110,10 +51,10 @@ func TestGPGDecryptsSealed(t *testing.T) {
 	}
 	arm := armoredPayload(t, s.Raw)
 
-	check := func(who string, g *gpgHome) {
+	check := func(who string, g *testutil.GPG) {
 		// gpg exits 2 after trying its key on the other recipient's
 		// anonymous PKESK ("Checksum error"); the status lines tell.
-		out, stderr, _ := g.run(arm, "--decrypt")
+		out, stderr, _ := g.Run(arm, "--decrypt")
 		if !bytes.Contains(stderr, []byte("Good signature from")) || !bytes.Contains(stderr, []byte("[GNUPG:] VALIDSIG "+alice.Fingerprint().String())) ||
 			bytes.Contains(stderr, []byte("[GNUPG:] BADSIG")) || bytes.Contains(stderr, []byte("[GNUPG:] DECRYPTION_FAILED")) {
 			t.Errorf("%s: no good signature by %s:\n%s", who, alice.Fingerprint(), stderr)
@@ -135,15 +76,15 @@ func TestGPGDecryptsSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g2.must([]byte(exp), "--passphrase", "export-pw", "--import")
-	out, stderr, _ := g2.run(arm, "--passphrase", "export-pw", "--decrypt")
+	g2.Must([]byte(exp), "--passphrase", "export-pw", "--import")
+	out, stderr, _ := g2.Run(arm, "--passphrase", "export-pw", "--decrypt")
 	if !bytes.Contains(stderr, []byte("[GNUPG:] GOODSIG")) || !bytes.Contains(stderr, []byte("[GNUPG:] DECRYPTION_OKAY")) || !bytes.Contains(out, []byte("set brightness 40")) {
 		t.Errorf("sender copy:\n%s", stderr)
 	}
 
 	// GnuPG's view of the packets: anonymous recipients, ZLIB, the
 	// intended recipient subpackets.
-	pk, _, _ := g.run(arm, "--list-packets") // exits 2 like --decrypt
+	pk, _, _ := g.Run(arm, "--list-packets") // exits 2 like --decrypt
 	for _, want := range []string{"keyid 0000000000000000", "compressed packet: algo=2", "subpkt 35 len 21", "subpkt 33 len 21", "subpkt 2 len 4"} {
 		if !bytes.Contains(pk, []byte(want)) {
 			t.Errorf("gpg --list-packets lacks %q:\n%s", want, pk)
@@ -153,10 +94,10 @@ func TestGPGDecryptsSealed(t *testing.T) {
 
 // gpgMessage has gpg sign and encrypt inner (a MIME entity) from carol to
 // alice and wraps it as PGP/MIME.
-func gpgMessage(t *testing.T, g *gpgHome, inner string, extra ...string) []byte {
+func gpgMessage(t *testing.T, g *testutil.GPG, inner string, extra ...string) []byte {
 	t.Helper()
 	args := append([]string{"--sign", "--encrypt", "--armor", "-r", "<alice@home.example>", "--local-user", "<carol@home.example>"}, extra...)
-	arm := g.must([]byte(inner), args...)
+	arm := g.Must([]byte(inner), args...)
 	return []byte("From: Carol <carol@home.example>\r\nTo: <alice@home.example>\r\nSubject: outer subject\r\n" +
 		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <gpg-1@home.example>\r\nMIME-Version: 1.0\r\n" +
 		"Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\r\n\r\n" +
@@ -168,11 +109,7 @@ func gpgMessage(t *testing.T, g *gpgHome, inner string, extra ...string) []byte 
 // IDs or anonymous (--throw-keyids), binary or text signatures, with or
 // without protected headers inside.
 func TestOpenGPGMessage(t *testing.T) {
-	g := newGPG(t)
-	carol := g.genKey("carol@home.example")
-	var tk testKeys
-	alice := tk.id(t, "alice@home.example")
-	g.must([]byte(alice.Public().Armor()), "--import")
+	g, carol, alice := gpgCarol(t)
 
 	legacy := "Content-Type: text/plain; charset=utf-8\r\n\r\nhello from gpg\r\n"
 	protected := "Content-Type: text/plain; charset=utf-8; protected-headers=\"v1\"\r\nFrom: <carol@home.example>\r\n" +
@@ -212,11 +149,7 @@ func TestOpenGPGMessage(t *testing.T) {
 // OpenPGP message, of one made by GnuPG and of one made by Seal, and
 // requires that Open never returns a Message for any of them.
 func TestTamperedPayload(t *testing.T) {
-	g := newGPG(t)
-	carol := g.genKey("carol@home.example")
-	var tk testKeys
-	alice := tk.id(t, "alice@home.example")
-	g.must([]byte(alice.Public().Armor()), "--import")
+	g, carol, alice := gpgCarol(t)
 	opts := OpenOptions{Self: alice, Trusted: trust(carol, alice.Public())}
 	open := func(raw []byte) (bool, error) {
 		m, err := Open(context.Background(), raw, opts)

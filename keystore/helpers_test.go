@@ -49,22 +49,30 @@ func checkUsable(t testing.TB, from *Identity, pub *PublicKey, id *Identity) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	md, err := openpgp.ReadMessage(&ct, openpgp.EntityList{id.Entity(), from.Public().Entity()}, nil, Config(nil))
-	if err != nil {
-		t.Fatalf("decrypt: %v", err)
-	}
-	got, err := io.ReadAll(md.UnverifiedBody)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	if string(got) != msg {
-		t.Fatalf("body %q, want %q", got, msg)
-	}
+	md := readAs(t, ct.Bytes(), openpgp.EntityList{id.Entity(), from.Public().Entity()}, msg)
 	fpr := from.Fingerprint()
 	if !md.IsVerified || md.SignatureError != nil || md.SignedBy == nil ||
 		!bytes.Equal(md.SignedBy.Entity.PrimaryKey.Fingerprint, fpr[:]) {
 		t.Fatalf("signature not verified: %v", md.SignatureError)
 	}
+}
+
+// readAs decrypts ct with keys and checks that it reads want; the details
+// it returns say who signed (known once the body is read).
+func readAs(t testing.TB, ct []byte, keys openpgp.EntityList, want string) *openpgp.MessageDetails {
+	t.Helper()
+	md, err := openpgp.ReadMessage(bytes.NewReader(ct), keys, nil, Config(nil))
+	if err != nil {
+		t.Fatalf("decrypt: %v", err)
+	}
+	got, err := io.ReadAll(md.UnverifiedBody)
+	if err != nil {
+		t.Fatalf("read message: %v", err)
+	}
+	if string(got) != want {
+		t.Fatalf("message reads %q, want %q", got, want)
+	}
+	return md
 }
 
 func readFixture(t testing.TB, name string) []byte {

@@ -35,6 +35,17 @@ func newRecorder(next slog.Handler) *recorder {
 	return &recorder{mu: &sync.Mutex{}, recs: new([]string), next: next}
 }
 
+// recordLogs restarts h's thing of kind with its log also going to the
+// returned recorder.
+func (h *home) recordLogs(kind string) *recorder {
+	h.t.Helper()
+	rec := newRecorder(h.log.Handler())
+	h.stop()
+	h.log = slog.New(rec)
+	h.run(kind)
+	return rec
+}
+
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
 func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
 	var b strings.Builder
@@ -147,10 +158,7 @@ func innerCommand(from, to, text string, date time.Time) string {
 // logged.
 func TestAttacks(t *testing.T) {
 	h := startHome(t, "light")
-	rec := newRecorder(testLogger(t).Handler())
-	h.stop()
-	h.log = slog.New(rec)
-	h.run("light")
+	rec := h.recordLogs("light")
 
 	alice := newPerson(t, h, "alice")
 	inv, _ := h.agent.FactoryInvite()
@@ -269,10 +277,7 @@ func TestExecArgumentAttack(t *testing.T) {
 		Argv: []string{"{word}"}, Env: []string{appendEnv + "=" + ledger},
 	}}}}
 	h := startHomeWith(t, "exec", dev)
-	rec := newRecorder(testLogger(t).Handler())
-	h.stop()
-	h.log = slog.New(rec)
-	h.run("exec")
+	rec := h.recordLogs("exec")
 	owner := newPerson(t, h, "alice")
 	inv, _ := h.agent.FactoryInvite()
 	owner.pair(inv.URL())

@@ -3,7 +3,6 @@ package thing_test
 import (
 	"context"
 	"net"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/thingpost/thingpost/internal/dcrpc"
+	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/transport"
 )
 
@@ -25,16 +25,8 @@ type dcPeer struct {
 
 func startDeltaChat(t *testing.T, ctx context.Context) *dcPeer {
 	t.Helper()
-	wd, _ := os.Getwd()
-	bin, err := dcrpc.FindBinary(wd)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must install the Delta Chat core (scripts/bootstrap.sh): %v", err)
-		}
-		t.Skipf("Delta Chat core not installed (run scripts/bootstrap.sh): %v", err)
-	}
 	var log testutil.SyncBuffer
-	c, err := dcrpc.Start(bin, t.TempDir(), &log)
+	c, err := dcrpc.Start(dcrpc.BinaryForTest(t), t.TempDir(), &log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +95,24 @@ func (d *dcPeer) join(acc uint32, code string) uint32 {
 	return chat
 }
 
+// pairOwner has acc scan a's factory code, v3 or legacy, and waits for the
+// encrypted welcome as owner; it returns the chat with the thing and the
+// code scanned.
+func (d *dcPeer) pairOwner(acc uint32, a *thing.Agent, v3 bool) (chat uint32, code string) {
+	d.t.Helper()
+	inv, err := a.FactoryInvite()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	inv.V3 = v3
+	mark := d.c.Mark()
+	chat = d.join(acc, inv.URL())
+	if w := d.await(acc, mark, "You are my owner", 30*time.Second); !w.ShowPadlock {
+		d.t.Error("welcome not shown as encrypted")
+	}
+	return chat, inv.URL()
+}
+
 // say sends text and returns the thing's answer that contains want.
 func (d *dcPeer) say(acc, chat uint32, text, want string) dcrpc.Message {
 	d.t.Helper()
@@ -167,17 +177,7 @@ func TestDeltaChatOwnsALamp(t *testing.T) {
 			}
 			alice, bob := dc.account(aliceAcct), dc.account(bobAcct)
 
-			inv, err := h.agent.FactoryInvite()
-			if err != nil {
-				t.Fatal(err)
-			}
-			inv.V3 = v3
-			mark := dc.c.Mark()
-			chat := dc.join(alice, inv.URL())
-			welcome := dc.await(alice, mark, "You are my owner", 30*time.Second)
-			if !welcome.ShowPadlock {
-				t.Error("welcome not shown as encrypted")
-			}
+			chat, factory := dc.pairOwner(alice, h.agent, v3)
 
 			m := dc.say(alice, chat, "on", "on")
 			if !m.ShowPadlock || !power(t, h.agent) {
@@ -190,8 +190,8 @@ func TestDeltaChatOwnsALamp(t *testing.T) {
 
 			// Bob scans the spent factory code: no join, no answer, and
 			// his command does nothing.
-			mark = dc.c.Mark()
-			bobChat, err := dc.c.SecureJoin(h.ctx, bob, inv.URL())
+			mark := dc.c.Mark()
+			bobChat, err := dc.c.SecureJoin(h.ctx, bob, factory)
 			if err != nil {
 				t.Fatal(err)
 			}

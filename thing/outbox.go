@@ -6,10 +6,9 @@ import (
 	"math/rand/v2"
 	"time"
 
-	qrcode "github.com/skip2/go-qrcode"
-
 	"github.com/thingpost/thingpost/envelope"
 	"github.com/thingpost/thingpost/keystore"
+	"github.com/thingpost/thingpost/securejoin"
 	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
 )
@@ -38,9 +37,9 @@ func (a *Agent) sealMessage(ctx context.Context, to *keystore.PublicKey, inReply
 		Text:          text,
 	}
 	if inv != nil {
-		png, err := qrcode.Encode(inv.URL, qrcode.Medium, 512)
+		png, err := securejoin.QRPNG(inv.URL, securejoin.QRSize)
 		if err != nil {
-			return outboxEntry{}, fmt.Errorf("invite QR code: %w", err)
+			return outboxEntry{}, fmt.Errorf("invite: %w", err)
 		}
 		d.Parts = []envelope.Part{{ContentType: "image/png", Filename: "invite.png", Body: png}}
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -27,35 +26,6 @@ import (
 // The tests in this file run the thing on a standard mail server instead of
 // homenode: Debian's Postfix (submission, MX, delivery by LMTP) and Dovecot
 // (IMAP, the mail store), a private instance on loopback.
-
-// startStdMail runs a private Postfix + Dovecot for the test. It skips where
-// they cannot run, except in CI, which installs them.
-func startStdMail(t *testing.T) *mailserver.Server {
-	t.Helper()
-	if err := mailserver.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must run Postfix and Dovecot (scripts/bootstrap.sh installs them): %v", err)
-		}
-		t.Skipf("no standard mail server here: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	begin := time.Now()
-	srv, err := mailserver.Start(ctx, "std.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("Postfix and Dovecot ready in %v", time.Since(begin).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("Postfix and Dovecot logs:\n%s", srv.Logs())
-		}
-		if err := srv.Close(); err != nil {
-			t.Errorf("stop mail server: %v", err)
-		}
-	})
-	return srv
-}
 
 // stdUser adds a mailbox to srv.
 func stdUser(t testing.TB, srv *mailserver.Server, local string) mailserver.User {
@@ -176,7 +146,7 @@ func hasAll(ids []string, want ...string) bool {
 // Dovecot; handled mail ends up in the Processed folder, and the inbox is
 // left empty.
 func TestStandardMailServer(t *testing.T) {
-	srv := startStdMail(t)
+	srv := mailserver.StartForTest(t, "std.test")
 	for _, tc := range []struct {
 		name string
 		v3   bool
@@ -262,7 +232,7 @@ func messageID(t testing.TB, raw []byte) string {
 // link, v3 and legacy, and switches it on and asks its status; the replies
 // are shown as encrypted.
 func TestDeltaChatOnStandardMailServer(t *testing.T) {
-	srv := startStdMail(t)
+	srv := mailserver.StartForTest(t, "std.test")
 	for _, v3 := range []bool{true, false} {
 		t.Run(map[bool]string{true: "v3", false: "legacy"}[v3], func(t *testing.T) {
 			name := fmt.Sprintf("dc%v", v3)
@@ -270,16 +240,7 @@ func TestDeltaChatOnStandardMailServer(t *testing.T) {
 			dc := startDeltaChat(t, h.ctx)
 			alice := dc.account(srv.Account(stdUser(t, srv, "alice-"+name), transport.SecurityPlain))
 
-			inv, err := h.agent.FactoryInvite()
-			if err != nil {
-				t.Fatal(err)
-			}
-			inv.V3 = v3
-			mark := dc.c.Mark()
-			chat := dc.join(alice, inv.URL())
-			if w := dc.await(alice, mark, "You are my owner", 30*time.Second); !w.ShowPadlock {
-				t.Error("welcome not shown as encrypted")
-			}
+			chat, _ := dc.pairOwner(alice, h.agent, v3)
 			if m := dc.say(alice, chat, "on", "on"); !m.ShowPadlock || !power(t, h.agent) {
 				t.Fatalf("on: %+v, power %v", m, power(t, h.agent))
 			}

@@ -133,6 +133,18 @@ func getJSON(b *bbolt.Bucket, key []byte, v any) (bool, error) {
 	return true, nil
 }
 
+// eachJSON calls fn with every key of b and its value decoded as a T (what
+// names it in errors) until fn fails.
+func eachJSON[T any](b *bbolt.Bucket, what string, fn func(k []byte, v T) error) error {
+	return b.ForEach(func(k, raw []byte) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return fmt.Errorf("decode %s %q: %w", what, k, err)
+		}
+		return fn(k, v)
+	})
+}
+
 func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -145,11 +157,7 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 func (s *Store) People() ([]Person, error) {
 	var out []Person
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketPeople).ForEach(func(k, v []byte) error {
-			var p Person
-			if err := json.Unmarshal(v, &p); err != nil {
-				return fmt.Errorf("decode person %s: %w", k, err)
-			}
+		return eachJSON(tx.Bucket(bucketPeople), "person", func(_ []byte, p Person) error {
 			out = append(out, p)
 			return nil
 		})
@@ -188,11 +196,7 @@ func (s *Store) PutPerson(p Person) error {
 
 func deleteAddr(b *bbolt.Bucket, addr, keep string) error {
 	var drop [][]byte
-	err := b.ForEach(func(k, v []byte) error {
-		var p Person
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
-		}
+	err := eachJSON(b, "person", func(k []byte, p Person) error {
 		if p.Addr == addr && string(k) != keep {
 			drop = append(drop, append([]byte(nil), k...))
 		}
@@ -214,11 +218,7 @@ func (s *Store) RemovePerson(who string) (*Person, error) {
 	var removed *Person
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		b := tx.Bucket(bucketPeople)
-		return b.ForEach(func(k, v []byte) error {
-			var p Person
-			if err := json.Unmarshal(v, &p); err != nil {
-				return err
-			}
+		return eachJSON(b, "person", func(_ []byte, p Person) error {
 			if removed == nil && (p.Addr == who || p.Fingerprint == who) {
 				removed = &p
 			}
@@ -240,11 +240,7 @@ func (s *Store) RemovePerson(who string) (*Person, error) {
 // hasOwner reports whether any owner is recorded.
 func hasOwner(tx *bbolt.Tx) (bool, error) {
 	found := false
-	err := tx.Bucket(bucketPeople).ForEach(func(_, v []byte) error {
-		var p Person
-		if err := json.Unmarshal(v, &p); err != nil {
-			return err
-		}
+	err := eachJSON(tx.Bucket(bucketPeople), "person", func(_ []byte, p Person) error {
 		found = found || p.Role == wire.RoleOwner
 		return nil
 	})
@@ -262,11 +258,7 @@ func (s *Store) PutToken(t Token) error {
 func (s *Store) FactoryToken() (*Token, error) {
 	var out *Token
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
+		return eachJSON(tx.Bucket(bucketTokens), "token", func(_ []byte, t Token) error {
 			if t.Factory {
 				out = &t
 			}
@@ -288,11 +280,7 @@ func (s *Store) ValidTokens(now time.Time) ([]Token, error) {
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketTokens).ForEach(func(_, v []byte) error {
-			var t Token
-			if err := json.Unmarshal(v, &t); err != nil {
-				return err
-			}
+		return eachJSON(tx.Bucket(bucketTokens), "token", func(_ []byte, t Token) error {
 			if t.usable(now, owned) {
 				out = append(out, t)
 			}
@@ -492,11 +480,7 @@ type queued struct {
 func (s *Store) outbox() ([]queued, error) {
 	var out []queued
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-			var e outboxEntry
-			if err := json.Unmarshal(v, &e); err != nil {
-				return fmt.Errorf("decode outbox entry: %w", err)
-			}
+		return eachJSON(tx.Bucket(bucketOutbox), "outbox entry", func(k []byte, e outboxEntry) error {
 			out = append(out, queued{key: append([]byte(nil), k...), outboxEntry: e})
 			return nil
 		})

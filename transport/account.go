@@ -1,15 +1,14 @@
 package transport
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/tls"
-	"encoding/hex"
 	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/thingpost/thingpost/internal/certpin"
 )
 
 // Security says how a connection to a server is protected.
@@ -53,7 +52,8 @@ type Account struct {
 	User     string // login name for both servers; empty means Address
 	Password string
 	// PinSHA256, when set, is the SHA-256 fingerprint of the servers' leaf
-	// certificate in hex (colons and spaces allowed). The certificate must
+	// certificate as certpin writes it and homenode prints it ("AB:CD:…");
+	// any case, no colons and spaces are accepted too. The certificate must
 	// match it exactly, and the system roots are not consulted: this is how
 	// a self-signed home node is trusted. When empty, certificates are
 	// verified against the system roots and the host name.
@@ -176,22 +176,13 @@ func isLoopbackHost(host string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// parsePin turns a hex fingerprint (any case, colons and spaces allowed)
-// into 32 bytes.
-func parsePin(s string) ([]byte, error) {
-	clean := strings.NewReplacer(":", "", " ", "", "\t", "").Replace(s)
-	b, err := hex.DecodeString(clean)
-	if err != nil || len(b) != sha256.Size {
-		return nil, fmt.Errorf("%w: pinned fingerprint %q is not 64 hex digits of a SHA-256", ErrInvalidAccount, s)
+// parsePin reads a pinned fingerprint in any form certpin.Parse takes.
+func parsePin(s string) (certpin.Pin, error) {
+	p, err := certpin.Parse(s)
+	if err != nil {
+		return p, fmt.Errorf("%w: %w", ErrInvalidAccount, err)
 	}
-	return b, nil
-}
-
-// CertFingerprint returns the SHA-256 fingerprint of a DER certificate in the
-// form PinSHA256 takes (lower-case hex, no separators).
-func CertFingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	return hex.EncodeToString(sum[:])
+	return p, nil
 }
 
 // tlsConfig verifies the server either by pin or by system roots and name.
@@ -211,9 +202,8 @@ func (a *Account) tlsConfig(host string) (*tls.Config, error) {
 		if len(cs.PeerCertificates) == 0 {
 			return fmt.Errorf("%w: server sent no certificate", ErrPinMismatch)
 		}
-		sum := sha256.Sum256(cs.PeerCertificates[0].Raw)
-		if subtle.ConstantTimeCompare(sum[:], pin) != 1 {
-			return fmt.Errorf("%w: got %x", ErrPinMismatch, sum)
+		if leaf := cs.PeerCertificates[0].Raw; !pin.Matches(leaf) {
+			return fmt.Errorf("%w: got %s", ErrPinMismatch, certpin.Fingerprint(leaf))
 		}
 		return nil
 	}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/url"
@@ -230,8 +231,9 @@ func (a Account) DCLOGIN() (string, error) {
 		}
 	}
 	if a.PinSHA256 != "" {
-		pin, _ := parsePin(a.PinSHA256) // valid: checked above
-		q.Set(PinParam, fmt.Sprintf("%x", pin))
+		pin, _ := parsePin(a.PinSHA256)             // valid: checked above
+		q.Set(PinParam, hex.EncodeToString(pin[:])) // compact: no colons to escape
+
 	}
 	return "DCLOGIN:" + url.PathEscape(a.Address) + "?" + q.Encode(), nil
 }

@@ -228,7 +228,7 @@ func effective(a Account) effectiveAccount {
 	e := effectiveAccount{addr: a.Address}
 	if a.PinSHA256 != "" {
 		p, _ := parsePin(a.PinSHA256)
-		e.pin = string(p)
+		e.pin = string(p[:])
 	}
 	for _, s := range []struct{ dst, src *Server }{{&e.imap, &a.IMAP}, {&e.smtp, &a.SMTP}} {
 		*s.dst = Server{HostPort: s.src.HostPort, Security: s.src.security(), User: a.user(s.src), Password: a.password(s.src)}

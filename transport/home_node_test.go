@@ -2,7 +2,6 @@ package transport
 
 import (
 	"context"
-	"crypto/tls"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -20,28 +19,20 @@ import (
 // and the smtpd submission server on loopback. This test-only import of
 // homenode does not make transport depend on it.
 type nodeHome struct {
-	t        testing.TB
-	addr, pw string
-	sec      Security
-	cert     tls.Certificate
-	pin      string
-	path     string
+	homeBase
+	path string
 
-	mu       sync.Mutex
-	store    *mailstore.Store
-	imapSrv  *imapd.Server
-	smtpSrv  *smtpd.Server
-	tr       connTracker
-	imapAddr string
-	smtpAddr string
-	served   sync.WaitGroup
+	mu      sync.Mutex
+	store   *mailstore.Store
+	imapSrv *imapd.Server
+	smtpSrv *smtpd.Server
+	served  sync.WaitGroup
 }
 
 func newNodeHome(t testing.TB, sec Security) *nodeHome {
 	t.Helper()
-	h := &nodeHome{t: t, addr: "lamp@home.test", pw: "lamp-secret", sec: sec,
-		path: filepath.Join(t.TempDir(), "mail.db"), imapAddr: "127.0.0.1:0", smtpAddr: "127.0.0.1:0"}
-	h.cert, h.pin = selfSigned(t)
+	h := &nodeHome{path: filepath.Join(t.TempDir(), "mail.db")}
+	h.homeBase.init(t, sec)
 	hash, err := accounts.HashPassword(h.pw)
 	if err != nil {
 		t.Fatal(err)
@@ -68,20 +59,11 @@ func (h *nodeHome) open() {
 
 func (h *nodeHome) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := &tls.Config{Certificates: []tls.Certificate{h.cert}}
 	auth := accounts.NewAuthenticator(h.store, log)
-	imapLn := h.tr.listen(h.t, h.imapAddr)
-	smtpLn := h.tr.listen(h.t, h.smtpAddr)
-	h.imapAddr, h.smtpAddr = imapLn.Addr().String(), smtpLn.Addr().String()
-	io := imapd.Options{AllowInsecureAuth: true, Logger: log}
+	imapLn, smtpLn, starttls := h.listen()
+	io := imapd.Options{AllowInsecureAuth: true, Logger: log, TLSConfig: starttls}
 	so := smtpd.SubmissionOptions{Hostname: "home.test", Domains: []string{"home.test"},
-		AllowInsecureAuth: true, Queue: h.store, Logger: log}
-	switch h.sec {
-	case SecurityTLS:
-		imapLn, smtpLn = tls.NewListener(imapLn, cfg), tls.NewListener(smtpLn, cfg)
-	case SecuritySTARTTLS:
-		io.TLSConfig, so.TLSConfig = cfg, cfg
-	}
+		AllowInsecureAuth: true, Queue: h.store, Logger: log, TLSConfig: starttls}
 	h.imapSrv = imapd.New(h.store, auth, io)
 	h.smtpSrv = smtpd.NewSubmission(h.store, auth, so)
 	h.served.Add(2)
@@ -108,16 +90,6 @@ func (h *nodeHome) restart(down time.Duration) {
 	time.Sleep(down)
 	h.open()
 	h.start()
-}
-
-func (h *nodeHome) account() Account {
-	return Account{
-		Address:   h.addr,
-		IMAP:      Server{HostPort: h.imapAddr, Security: h.sec},
-		SMTP:      Server{HostPort: h.smtpAddr, Security: h.sec},
-		Password:  h.pw,
-		PinSHA256: h.pin,
-	}
 }
 
 func (h *nodeHome) deliver(raw []byte) {

@@ -2,15 +2,9 @@ package transport
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"sync"
 	"testing"
@@ -21,32 +15,9 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-)
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, as a home
-// node does at init.
-func selfSigned(t testing.TB) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "home.test"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		DNSNames:     []string{"localhost", "home.test"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, CertFingerprint(der)
-}
+	"github.com/thingpost/thingpost/internal/testutil"
+)
 
 // connTracker remembers every accepted connection so a test can kill them
 // all at once, as a crashing server would.
@@ -108,24 +79,61 @@ func (tr *connTracker) killAll() {
 	tr.lns, tr.conns = nil, nil
 }
 
+// homeBase is what both test homes (memHome, nodeHome) share: the one
+// account, the certificate, and the two servers' addresses, which a restart
+// keeps.
+type homeBase struct {
+	t                  testing.TB
+	addr, pw           string
+	sec                Security
+	cert               *testutil.TLSCert
+	imapAddr, smtpAddr string
+	tr                 connTracker
+}
+
+func (h *homeBase) init(t testing.TB, sec Security) {
+	h.t, h.addr, h.pw, h.sec = t, "lamp@home.test", "lamp-secret", sec
+	h.cert = testutil.SelfSignedTLS(t, "home.test")
+	h.imapAddr, h.smtpAddr = "127.0.0.1:0", "127.0.0.1:0"
+}
+
+// listen opens the IMAP and SMTP listeners (on fresh ports the first time,
+// on the same ones after a restart) with TLS as sec says: implicit TLS
+// wraps them, STARTTLS returns the configuration the servers offer.
+func (h *homeBase) listen() (imapLn, smtpLn net.Listener, starttls *tls.Config) {
+	imapLn = h.tr.listen(h.t, h.imapAddr)
+	smtpLn = h.tr.listen(h.t, h.smtpAddr)
+	h.imapAddr, h.smtpAddr = imapLn.Addr().String(), smtpLn.Addr().String()
+	switch h.sec {
+	case SecurityTLS:
+		imapLn, smtpLn = tls.NewListener(imapLn, h.cert.ServerConfig()), tls.NewListener(smtpLn, h.cert.ServerConfig())
+	case SecuritySTARTTLS:
+		starttls = h.cert.ServerConfig()
+	}
+	return imapLn, smtpLn, starttls
+}
+
+func (h *homeBase) account() Account {
+	return Account{
+		Address:   h.addr,
+		IMAP:      Server{HostPort: h.imapAddr, Security: h.sec},
+		SMTP:      Server{HostPort: h.smtpAddr, Security: h.sec},
+		Password:  h.pw,
+		PinSHA256: h.cert.Pin(),
+	}
+}
+
 // memHome is a mail server pair on loopback: imapmemserver for IMAP, a
 // go-smtp server that delivers into it. Used where homenode cannot be made
 // to behave in a particular way (no MOVE, a rejecting recipient).
 type memHome struct {
-	t        testing.TB
-	addr, pw string
-	sec      Security
-	caps     imap.CapSet
-	cert     tls.Certificate
-	pin      string
+	homeBase
+	caps imap.CapSet
 
-	user     *imapmemserver.User
-	mem      *imapmemserver.Server
-	imapAddr string
-	smtpAddr string
-	tr       connTracker
-	imapSrv  *imapserver.Server
-	smtpSrv  *smtp.Server
+	user    *imapmemserver.User
+	mem     *imapmemserver.Server
+	imapSrv *imapserver.Server
+	smtpSrv *smtp.Server
 
 	mu         sync.Mutex
 	rejectRcpt map[string]*smtp.SMTPError
@@ -141,32 +149,24 @@ type memOpts struct {
 
 func newMemHome(t testing.TB, o memOpts) *memHome {
 	t.Helper()
-	h := &memHome{t: t, addr: "lamp@home.test", pw: "lamp-secret", sec: o.sec, caps: o.caps, loginOnly: o.loginOnly,
-		rejectRcpt: map[string]*smtp.SMTPError{}}
+	h := &memHome{caps: o.caps, loginOnly: o.loginOnly, rejectRcpt: map[string]*smtp.SMTPError{}}
+	h.homeBase.init(t, o.sec)
 	if h.caps == nil {
 		h.caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapMove: {}}
 	}
-	h.cert, h.pin = selfSigned(t)
 	h.mem = imapmemserver.New()
 	h.user = imapmemserver.NewUser(h.addr, h.pw)
 	if err := h.user.Create("INBOX", nil); err != nil {
 		t.Fatal(err)
 	}
 	h.mem.AddUser(h.user)
-	h.imapAddr, h.smtpAddr = "127.0.0.1:0", "127.0.0.1:0"
 	h.start()
 	t.Cleanup(h.stop)
 	return h
 }
 
-func (h *memHome) tlsConfig() *tls.Config {
-	return &tls.Config{Certificates: []tls.Certificate{h.cert}}
-}
-
 func (h *memHome) start() {
-	imapLn := h.tr.listen(h.t, h.imapAddr)
-	smtpLn := h.tr.listen(h.t, h.smtpAddr)
-	h.imapAddr, h.smtpAddr = imapLn.Addr().String(), smtpLn.Addr().String()
+	imapLn, smtpLn, starttls := h.listen()
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 			return h.mem.NewSession(), nil, nil
@@ -174,19 +174,13 @@ func (h *memHome) start() {
 		Caps:         h.caps,
 		InsecureAuth: true,
 		Logger:       discardLogger{},
+		TLSConfig:    starttls,
 	}
 	ss := smtp.NewServer(smtpBackend{h})
 	ss.Domain = "home.test"
 	ss.AllowInsecureAuth = true
 	ss.ErrorLog = discardLogger{}
-	switch h.sec {
-	case SecurityTLS:
-		imapLn = tls.NewListener(imapLn, h.tlsConfig())
-		smtpLn = tls.NewListener(smtpLn, h.tlsConfig())
-	case SecuritySTARTTLS:
-		opts.TLSConfig = h.tlsConfig()
-		ss.TLSConfig = h.tlsConfig()
-	}
+	ss.TLSConfig = starttls
 	h.imapSrv = imapserver.New(opts)
 	h.smtpSrv = ss
 	go h.imapSrv.Serve(imapLn)
@@ -205,16 +199,6 @@ func (h *memHome) restart(down time.Duration) {
 	h.stop()
 	time.Sleep(down)
 	h.start()
-}
-
-func (h *memHome) account() Account {
-	return Account{
-		Address:   h.addr,
-		IMAP:      Server{HostPort: h.imapAddr, Security: h.sec},
-		SMTP:      Server{HostPort: h.smtpAddr, Security: h.sec},
-		Password:  h.pw,
-		PinSHA256: h.pin,
-	}
 }
 
 // deliver puts a message straight into INBOX.

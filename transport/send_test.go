@@ -50,21 +50,16 @@ func inboxBodies(t testing.TB, a Account) [][]byte {
 }
 
 func TestSendEverySecurity(t *testing.T) {
-	forEachHome(t, func(t *testing.T, k homeKind) {
-		for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS, SecurityPlain} {
-			t.Run(string(sec), func(t *testing.T) {
-				h := k.new(t, sec)
-				a := h.account()
-				msg := testMessage(1, "on")
-				if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, msg); err != nil {
-					t.Fatalf("Send: %v", err)
-				}
-				got := inboxBodies(t, a)
-				// The home node adds Return-Path and Received at the top.
-				if len(got) != 1 || !bytes.HasSuffix(got[0], msg) {
-					t.Fatalf("INBOX has %d messages: %q", len(got), got)
-				}
-			})
+	forEachHomeIn(t, []Security{SecurityTLS, SecuritySTARTTLS, SecurityPlain}, func(t *testing.T, h testHome) {
+		a := h.account()
+		msg := testMessage(1, "on")
+		if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, msg); err != nil {
+			t.Fatalf("Send: %v", err)
+		}
+		got := inboxBodies(t, a)
+		// The home node adds Return-Path and Received at the top.
+		if len(got) != 1 || !bytes.HasSuffix(got[0], msg) {
+			t.Fatalf("INBOX has %d messages: %q", len(got), got)
 		}
 	})
 }
@@ -146,27 +141,22 @@ func TestSendHomenodeRefusals(t *testing.T) {
 }
 
 func TestSendPinMismatch(t *testing.T) {
-	forEachHome(t, func(t *testing.T, k homeKind) {
-		for _, sec := range []Security{SecurityTLS, SecuritySTARTTLS} {
-			t.Run(string(sec), func(t *testing.T) {
-				h := k.new(t, sec)
-				a := h.account()
-				a.PinSHA256 = strings.Repeat("00", 32)
-				err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
-				if !errors.Is(err, ErrPinMismatch) {
-					t.Fatalf("Send with a wrong pin: %v", err)
-				}
-				// Without a pin the self-signed certificate fails normal
-				// verification.
-				a.PinSHA256 = ""
-				err = Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
-				if !errors.Is(err, ErrTLS) {
-					t.Fatalf("Send without a pin to a self-signed server: %v", err)
-				}
-				if n := len(inboxBodies(t, h.account())); n != 0 {
-					t.Errorf("%d messages delivered over an unverified connection", n)
-				}
-			})
+	forEachHomeIn(t, []Security{SecurityTLS, SecuritySTARTTLS}, func(t *testing.T, h testHome) {
+		a := h.account()
+		a.PinSHA256 = strings.Repeat("00", 32)
+		err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
+		if !errors.Is(err, ErrPinMismatch) {
+			t.Fatalf("Send with a wrong pin: %v", err)
+		}
+		// Without a pin the self-signed certificate fails normal
+		// verification.
+		a.PinSHA256 = ""
+		err = Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(1, "x"))
+		if !errors.Is(err, ErrTLS) {
+			t.Fatalf("Send without a pin to a self-signed server: %v", err)
+		}
+		if n := len(inboxBodies(t, h.account())); n != 0 {
+			t.Errorf("%d messages delivered over an unverified connection", n)
 		}
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -78,16 +77,16 @@ func (r *recorder) quiet(t testing.TB, d time.Duration) {
 	}
 }
 
-func (r *recorder) duplicates() []string {
+// handledOnce fails the test if a message was handled more than once.
+func (r *recorder) handledOnce(t testing.TB) {
+	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var d []string
 	for id, n := range r.ids {
 		if n != 1 {
-			d = append(d, fmt.Sprintf("%s x%d", id, n))
+			t.Errorf("%s handled %d times", id, n)
 		}
 	}
-	return d
 }
 
 // statusLog collects status reports.

@@ -325,7 +325,7 @@ func (c *Capabilities) Check() error {
 	if c == nil {
 		return errors.New("capabilities: missing")
 	}
-	if !isName(c.Kind) {
+	if !IsName(c.Kind) {
 		return fmt.Errorf("capabilities: kind %q is not a name token", c.Kind)
 	}
 	if c.Name != "" && !canonicalThingName(c.Name) {
@@ -336,7 +336,7 @@ func (c *Capabilities) Check() error {
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Properties {
-		if !isName(p.Name) || seen[p.Name] {
+		if !IsName(p.Name) || seen[p.Name] {
 			return fmt.Errorf("capabilities: property name %q is not a name token or not unique", p.Name)
 		}
 		seen[p.Name] = true
@@ -346,7 +346,7 @@ func (c *Capabilities) Check() error {
 	}
 	clear(seen)
 	for _, s := range c.Commands {
-		if !isName(s.Name) || seen[s.Name] {
+		if !IsName(s.Name) || seen[s.Name] {
 			return fmt.Errorf("capabilities: command name %q is not a name token or not unique", s.Name)
 		}
 		seen[s.Name] = true
@@ -365,7 +365,7 @@ func (c *Capabilities) Check() error {
 		}
 		args := map[string]bool{}
 		for _, a := range s.Args {
-			if !isName(a.Name) || args[a.Name] {
+			if !IsName(a.Name) || args[a.Name] {
 				return fmt.Errorf("capabilities: command %s: argument name %q is not a name token or not unique", s.Name, a.Name)
 			}
 			args[a.Name] = true
@@ -376,7 +376,7 @@ func (c *Capabilities) Check() error {
 	}
 	clear(seen)
 	for _, e := range c.Events {
-		if !isName(e) || seen[e] {
+		if !IsName(e) || seen[e] {
 			return fmt.Errorf("capabilities: event kind %q is not a name token or not unique", e)
 		}
 		seen[e] = true
@@ -402,7 +402,7 @@ func (s ValueSpec) check() error {
 			return fmt.Errorf("enum needs 1 to %d values", MaxEnum)
 		}
 		for i, e := range s.Enum {
-			if !isEnumValue(e) || slices.Contains(s.Enum[:i], e) {
+			if !IsEnumValue(e) || slices.Contains(s.Enum[:i], e) {
 				return fmt.Errorf("enum value %q is not a lower-case token or not unique", e)
 			}
 		}
@@ -440,7 +440,9 @@ func (s ValueSpec) check() error {
 	return nil
 }
 
-func isEnumValue(s string) bool {
+// IsEnumValue reports whether s is an enum value: lower-case letters,
+// digits, '-' or '_', at most 32 bytes.
+func IsEnumValue(s string) bool {
 	if s == "" || len(s) > maxNameLen {
 		return false
 	}

@@ -284,7 +284,7 @@ func parseLine(line string, declared func(string) bool) (Command, error) {
 	var err error
 	if b, ok := builtin(name); ok {
 		out, err = b.parse(name, args)
-	} else if declared != nil && isName(name) && declared(name) {
+	} else if declared != nil && IsName(name) && declared(name) {
 		out, err = parseGeneric(name, args)
 	} else {
 		return Command{}, refuse(ErrUnknownCommand, "unknown command %q; try \"help\"", clip(name, maxNameLen))
@@ -323,7 +323,7 @@ func parseHelp(name string, args []string) ([]string, error) {
 		return nil, nil
 	case 1:
 		topic := strings.ToLower(strings.TrimPrefix(args[0], "/"))
-		if !isName(topic) {
+		if !IsName(topic) {
 			return nil, refuse(ErrBadCommand, "%q is not a command name", clip(args[0], maxNameLen))
 		}
 		return []string{topic}, nil
@@ -355,7 +355,7 @@ func parseSet(name string, args []string) ([]string, error) {
 	default:
 		return nil, usageError(name)
 	}
-	if !isName(toks[0]) {
+	if !IsName(toks[0]) {
 		return nil, refuse(ErrBadCommand, "%q is not a property name", clip(toks[0], maxNameLen))
 	}
 	value = canonValueToken(value)
@@ -614,18 +614,9 @@ func validAddr(s string) bool {
 	return true
 }
 
-// isName reports whether s is a name token: a lower-case letter, then
-// lower-case letters, digits, '-' or '_', at most maxNameLen bytes in all.
-// Command, property, event and State names are name tokens.
-func isName(s string) bool {
-	if s == "" || len(s) > maxNameLen || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+// IsName reports whether s is a name token: a lower-case letter, then
+// lower-case letters, digits, '-' or '_', at most 32 bytes in all. Command,
+// property, argument, event and State names are name tokens.
+func IsName(s string) bool {
+	return s != "" && 'a' <= s[0] && s[0] <= 'z' && IsEnumValue(s)
 }

@@ -240,3 +240,31 @@ func TestExpiry(t *testing.T) {
 		}
 	}
 }
+
+func TestIsNameIsEnumValue(t *testing.T) {
+	tests := []struct {
+		s          string
+		name, enum bool
+	}{
+		{"brightness", true, true},
+		{"set-point_2", true, true},
+		{"a", true, true},
+		{strings.Repeat("a", 32), true, true},
+		{strings.Repeat("a", 33), false, false},
+		{"2g", false, true},
+		{"-x", false, true},
+		{"", false, false},
+		{"Heat", false, false},
+		{"a b", false, false},
+		{"caf\u00e9", false, false},
+		{"a\xff", false, false},
+	}
+	for _, tc := range tests {
+		if got := IsName(tc.s); got != tc.name {
+			t.Errorf("IsName(%q) = %v, want %v", tc.s, got, tc.name)
+		}
+		if got := IsEnumValue(tc.s); got != tc.enum {
+			t.Errorf("IsEnumValue(%q) = %v, want %v", tc.s, got, tc.enum)
+		}
+	}
+}

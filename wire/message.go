@@ -193,7 +193,7 @@ func (r *Reply) check() error {
 			return errors.New("reply: ok with a code or reason")
 		}
 	} else {
-		if !isName(string(r.Code)) {
+		if !IsName(string(r.Code)) {
 			return fmt.Errorf("reply: refusal code %q is not a name token", r.Code)
 		}
 		if err := checkText("reason", r.Reason, MaxReason, false); err != nil {
@@ -228,7 +228,7 @@ func (r *Reply) check() error {
 }
 
 func (e *Event) check() error {
-	if !isName(e.Kind) {
+	if !IsName(e.Kind) {
 		return fmt.Errorf("event: kind %q is not a name token", e.Kind)
 	}
 	if err := checkTime("event time", e.Time, false); err != nil {
@@ -433,7 +433,7 @@ func walk(d *json.Decoder, depth int) error {
 					return err
 				}
 				k, _ := kt.(string)
-				if !isName(k) || keys[k] {
+				if !IsName(k) || keys[k] {
 					return fmt.Errorf("key %q is not a lower-case name token or repeats", clip(k, maxNameLen))
 				}
 				keys[k] = true

@@ -31,6 +31,24 @@ func newStore(t testing.TB, db *bbolt.DB) *BoltSeen {
 	return s
 }
 
+// guardOn is a guard with the default window and skew on the "seen" bucket
+// of db, reading the time from clk.
+func guardOn(t testing.TB, db *bbolt.DB, clk *clock) *Guard {
+	t.Helper()
+	g := NewGuard(newStore(t, db))
+	g.Now = clk.now
+	return g
+}
+
+// testGuard is guardOn a fresh file, with its clock at t0.
+func testGuard(t testing.TB) (*Guard, *clock) {
+	t.Helper()
+	db := openDB(t, filepath.Join(t.TempDir(), "thing.db"))
+	t.Cleanup(func() { db.Close() })
+	clk := &clock{t: t0}
+	return guardOn(t, db, clk), clk
+}
+
 // clock is a settable test clock.
 type clock struct {
 	mu sync.Mutex
@@ -43,11 +61,7 @@ func (c *clock) add(d time.Duration) { c.set(c.now().Add(d)) }
 
 func TestGuardCheck(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, filepath.Join(t.TempDir(), "thing.db"))
-	defer db.Close()
-	clk := &clock{t: t0}
-	g := NewGuard(newStore(t, db))
-	g.Now = clk.now
+	g, _ := testGuard(t)
 	// Steps run in order on one guard and one store.
 	steps := []struct {
 		name string
@@ -90,8 +104,7 @@ func TestGuardReplayAfterReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "thing.db")
 	clk := &clock{t: t0}
 	db := openDB(t, path)
-	g := NewGuard(newStore(t, db))
-	g.Now = clk.now
+	g := guardOn(t, db, clk)
 	if err := g.Check(ctx, "<cmd1@example.org>", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -102,8 +115,7 @@ func TestGuardReplayAfterReopen(t *testing.T) {
 	clk.add(3 * time.Minute)
 	db = openDB(t, path)
 	defer db.Close()
-	g = NewGuard(newStore(t, db))
-	g.Now = clk.now
+	g = guardOn(t, db, clk)
 	if err := g.Check(ctx, "<cmd1@example.org>", t0); !errors.Is(err, ErrReplayed) {
 		t.Fatalf("replay after reopen: %v, want ErrReplayed", err)
 	}
@@ -192,11 +204,7 @@ func TestGuardNeverAcceptsTwice(t *testing.T) {
 
 func TestGuardConcurrent(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, filepath.Join(t.TempDir(), "thing.db"))
-	defer db.Close()
-	clk := &clock{t: t0}
-	g := NewGuard(newStore(t, db))
-	g.Now = clk.now
+	g, _ := testGuard(t)
 	const n = 16
 	var ok, replayed atomic.Int32
 	var wg sync.WaitGroup
@@ -348,11 +356,7 @@ func TestBoltSeenPruneBatch(t *testing.T) {
 // to the skew does not make a pruned id acceptable again.
 func TestGuardClockStepBack(t *testing.T) {
 	ctx := context.Background()
-	db := openDB(t, filepath.Join(t.TempDir(), "thing.db"))
-	defer db.Close()
-	clk := &clock{t: t0}
-	g := NewGuard(newStore(t, db))
-	g.Now = clk.now
+	g, clk := testGuard(t)
 	if err := g.Check(ctx, "victim@example.org", t0); err != nil {
 		t.Fatal(err)
 	}

@@ -319,7 +319,7 @@ func (s State) check() error {
 		return fmt.Errorf("state has more than %d entries", MaxStateEntries)
 	}
 	for k, v := range s {
-		if !isName(k) {
+		if !IsName(k) {
 			return fmt.Errorf("state name %q is not a name token", k)
 		}
 		if err := v.check(); err != nil {

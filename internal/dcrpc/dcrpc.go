@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -54,6 +55,22 @@ func FindBinary(dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%w: set %s or install it with: npm install --prefix <repo>/.cache/deltachat @deltachat/stdio-rpc-server-linux-x64@2.62.0", ErrNotFound, BinaryEnv)
+}
+
+// BinaryForTest is FindBinary from the working directory for the test t.
+// Where the core is not installed it skips t, except under CI, where it
+// fails: scripts/bootstrap.sh installs it.
+func BinaryForTest(t testing.TB) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	bin, err := FindBinary(wd)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must install the Delta Chat core (scripts/bootstrap.sh): %v", err)
+		}
+		t.Skipf("Delta Chat core not installed (run scripts/bootstrap.sh): %v", err)
+	}
+	return bin
 }
 
 // Event is one event from get_next_event.

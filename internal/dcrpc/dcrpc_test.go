@@ -3,27 +3,12 @@ package dcrpc
 import (
 	"context"
 	"errors"
-	"os"
 	"testing"
 	"time"
 )
 
-// binary finds the core or skips (fails under CI, where it must be installed).
-func binary(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	bin, err := FindBinary(wd)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must install the Delta Chat core: %v", err)
-		}
-		t.Skipf("Delta Chat core not installed: %v", err)
-	}
-	return bin
-}
-
 func TestClientAgainstRealCore(t *testing.T) {
-	bin := binary(t)
+	bin := BinaryForTest(t)
 	c, err := Start(bin, t.TempDir(), nil)
 	if err != nil {
 		t.Fatal(err)

@@ -25,5 +25,6 @@
 // The instance needs root (Postfix's master and Dovecot drop privileges to
 // their own users, created by the Debian packages) and the packages
 // postfix, dovecot-imapd and dovecot-lmtpd (scripts/bootstrap.sh installs
-// them). Available says whether this machine can run one.
+// them). Available says whether this machine can run one; StartForTest
+// starts one for a test, or skips it where none can run (outside CI).
 package mailserver

@@ -2,19 +2,12 @@ package mailserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -24,8 +17,10 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"testing"
 	"time"
 
+	"github.com/thingpost/thingpost/internal/testutil"
 	"github.com/thingpost/thingpost/transport"
 )
 
@@ -56,8 +51,8 @@ type Server struct {
 	// Submission requires login and offers STARTTLS; Submissions is
 	// submission over implicit TLS.
 	Submission, Submissions string
-	// CertSHA256 is the SHA-256 of the self-signed certificate both servers
-	// present, in the form transport.Account.PinSHA256 takes.
+	// CertSHA256 is the pin of the self-signed certificate both servers
+	// present (certpin.Fingerprint), as transport.Account.PinSHA256 takes it.
 	CertSHA256 string
 
 	l        *layout
@@ -141,6 +136,36 @@ func findBinaries() (binaries, error) {
 func isExecutable(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// StartForTest runs an instance for domain for the test t and closes it when
+// t ends, logging the servers' logs if t failed. Where this machine cannot
+// run one it skips t, except under CI, which installs the packages.
+func StartForTest(t testing.TB, domain string) *Server {
+	t.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI must run Postfix and Dovecot (scripts/bootstrap.sh installs them): %v", err)
+		}
+		t.Skipf("no private Postfix and Dovecot here: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	begin := time.Now()
+	s, err := Start(ctx, domain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Postfix and Dovecot ready in %v", time.Since(begin).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("Postfix and Dovecot logs:\n%s", s.Logs())
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("stop mail server: %v", err)
+		}
+	})
+	return s
 }
 
 // Start runs a new instance for domain in a fresh temporary directory and
@@ -238,11 +263,15 @@ func (s *Server) prepare() error {
 	if err := os.Chmod(l.MailDir, 0o700); err != nil {
 		return err
 	}
-	der, err := writeCert(l.Cert, l.Key, l.Hostname)
+	// Both servers read the key as root, before dropping privileges.
+	cert, err := testutil.NewTLSCert(l.Hostname)
 	if err != nil {
 		return err
 	}
-	s.CertSHA256 = transport.CertFingerprint(der)
+	if err := cert.WritePEM(l.Cert, l.Key); err != nil {
+		return err
+	}
+	s.CertSHA256 = cert.Pin()
 	if err := os.Mkdir(l.Users, 0o750); err != nil {
 		return err
 	}
@@ -273,46 +302,6 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
-}
-
-// writeCert makes a self-signed ECDSA certificate for host and 127.0.0.1
-// and returns its DER form.
-func writeCert(certPath, keyPath, host string) ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: host},
-		DNSNames:     []string{host},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(7 * 24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	// Both servers read the key as root, before dropping privileges.
-	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	return der, nil
 }
 
 // AddUser creates the mailbox local@Domain with a random password. It
@@ -525,13 +514,13 @@ func startWatchdog(dir string, pgids ...int) (*exec.Cmd, *os.File, error) {
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error // set before done closes
 }
 
 func startProc(path string, args ...string) (*proc, error) {
-	p := &proc{name: filepath.Base(path), out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: filepath.Base(path), out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{
@@ -582,20 +571,3 @@ func (p *proc) stop() error {
 }
 
 func (p *proc) output() string { return strings.TrimSpace(p.out.String()) }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

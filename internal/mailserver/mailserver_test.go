@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -19,40 +18,11 @@ import (
 	"github.com/thingpost/thingpost/transport"
 )
 
-// start runs an instance for the test, or skips when this machine cannot
-// (never in CI, which installs the packages).
-func start(t *testing.T) *mailserver.Server {
-	t.Helper()
-	if err := mailserver.Available(); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must be able to run Postfix and Dovecot (scripts/bootstrap.sh): %v", err)
-		}
-		t.Skipf("no private mail server here: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	begin := time.Now()
-	s, err := mailserver.Start(ctx, "std.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("Postfix and Dovecot ready in %v", time.Since(begin).Round(time.Millisecond))
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("mail server logs:\n%s", s.Logs())
-		}
-		if err := s.Close(); err != nil {
-			t.Error(err)
-		}
-	})
-	return s
-}
-
 // TestDelivery: mail submitted by a logged-in user (each security mode)
 // and mail from anyone through the MX reach the recipient's IMAP inbox;
 // a wrong password, a wrong pin and relaying elsewhere are refused.
 func TestDelivery(t *testing.T) {
-	s := start(t)
+	s := mailserver.StartForTest(t, "std.test")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	alice, err := s.AddUser("alice")

@@ -1,5 +1,5 @@
 // Package testutil holds small helpers that tests of several packages share.
-// Only tests import it.
+// Only tests and test support (internal/mailserver) import it.
 package testutil
 
 import (

@@ -91,9 +91,16 @@ func (b *base) begin(ctx context.Context) error {
 	return nil
 }
 
-// unlockAndNotify releases mu, which the caller holds, and delivers evs in
-// order.
-func (b *base) unlockAndNotify(evs []wire.Event) {
+// unlockAndNotify stamps evs with the state status reports (read under mu,
+// so it is the state right after them), releases mu, which the caller holds,
+// and delivers evs in order.
+func (b *base) unlockAndNotify(evs []wire.Event, status func() Status) {
+	if len(evs) > 0 {
+		state := status().State
+		for i := range evs {
+			evs[i].State = state
+		}
+	}
 	if len(evs) == 0 || b.notify == nil {
 		b.mu.Unlock()
 		return

@@ -149,7 +149,7 @@ func (c ExecConfig) resolve() ([]execCmd, error) {
 
 func (cc ExecCommand) resolve(at string) (execCmd, error) {
 	ec := execCmd{name: cc.Name, program: cc.Program, timeout: cc.Timeout, maxOut: cc.MaxOutput, dir: cc.Dir}
-	if !isToken(cc.Name) {
+	if !wire.IsName(cc.Name) {
 		return ec, configErr(at+".name", "%q is not a lower-case name (a-z, then a-z, 0-9, - or _)", cc.Name)
 	}
 	if err := checkProgram(cc.Program); err != nil {
@@ -255,30 +255,9 @@ func isEnvName(s string) bool {
 	return true
 }
 
-// isToken is wire's name token: a-z, then a-z, 0-9, '-' or '_', at most 32.
-func isToken(s string) bool {
-	if s == "" || len(s) > 32 || s[0] < 'a' || s[0] > 'z' {
-		return false
-	}
-	for i := 1; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
-// isEnumToken is wire's enum value: a-z, 0-9, '-' or '_', at most 32.
-func isEnumToken(s string) bool {
-	return s != "" && len(s) <= 32 && !strings.ContainsFunc(s, func(r rune) bool {
-		return !('a' <= r && r <= 'z' || '0' <= r && r <= '9' || r == '-' || r == '_')
-	})
-}
-
 func (a ExecArg) resolve(at string) (execArg, error) {
 	ea := execArg{name: a.Name, typ: wire.Type(a.Type)}
-	if !isToken(a.Name) {
+	if !wire.IsName(a.Name) {
 		return ea, configErr(at+".name", "%q is not a lower-case name", a.Name)
 	}
 	numeric := ea.typ == wire.TypeInt || ea.typ == wire.TypeFloat
@@ -313,7 +292,7 @@ func (a ExecArg) resolve(at string) (execArg, error) {
 			return ea, configErr(at+".values", "an enum needs 1 to %d values", wire.MaxEnum)
 		}
 		for _, v := range a.Values {
-			if !isEnumToken(v) {
+			if !wire.IsEnumValue(v) {
 				return ea, configErr(at+".values", "%q is not a lower-case token", v)
 			}
 		}
@@ -429,17 +408,22 @@ func (e *Exec) command(call wire.Call) (*execCmd, []string, error) {
 	}
 	argv := make([]string, len(c.argv))
 	for j, segs := range c.argv {
-		var b strings.Builder
-		for _, s := range segs {
-			if s.arg >= 0 {
-				b.WriteString(vals[s.arg])
-			} else {
-				b.WriteString(s.lit)
-			}
-		}
-		argv[j] = b.String()
+		argv[j] = expand(segs, vals)
 	}
 	return c, argv, nil
+}
+
+// expand fills a parsed template with the checked argument values.
+func expand(segs []segment, vals []string) string {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.arg >= 0 {
+			b.WriteString(vals[s.arg])
+		} else {
+			b.WriteString(s.lit)
+		}
+	}
+	return b.String()
 }
 
 func execSpec(c *execCmd) wire.CommandSpec {

@@ -575,16 +575,8 @@ func TestParseTemplate(t *testing.T) {
 			t.Errorf("%q: %v", tt.in, err)
 			continue
 		}
-		var b strings.Builder
-		for _, s := range segs {
-			if s.arg >= 0 {
-				b.WriteString(vals[s.arg])
-			} else {
-				b.WriteString(s.lit)
-			}
-		}
-		if b.String() != tt.want {
-			t.Errorf("%q gives %q, want %q", tt.in, b.String(), tt.want)
+		if got := expand(segs, vals); got != tt.want {
+			t.Errorf("%q gives %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

@@ -134,7 +134,6 @@ func (l *Lock) setDoor(open bool) error {
 	if open {
 		e.Kind, e.Text = "door-opened", "The "+l.noun+" opened."
 	}
-	e.State = l.status().State
-	l.unlockAndNotify([]wire.Event{e})
+	l.unlockAndNotify([]wire.Event{e}, l.status)
 	return nil
 }

@@ -188,13 +188,7 @@ func (s *Sensor) Step(now time.Time) error {
 			evs = append(evs, e)
 		}
 	}
-	if len(evs) > 0 {
-		state := s.status().State
-		for i := range evs {
-			evs[i].State = state
-		}
-	}
-	s.unlockAndNotify(evs)
+	s.unlockAndNotify(evs, s.status)
 	return nil
 }
 

@@ -215,13 +215,7 @@ func (t *Thermostat) Step(now time.Time) error {
 			evs = append(evs, e)
 		}
 	}
-	if len(evs) > 0 {
-		state := t.status().State
-		for i := range evs {
-			evs[i].State = state
-		}
-	}
-	t.unlockAndNotify(evs)
+	t.unlockAndNotify(evs, t.status)
 	return nil
 }
 
