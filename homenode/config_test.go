@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/thingpost/thingpost/internal/certpin"
 )
 
 const goodConfig = `hostname = "mail.home.test"
@@ -258,7 +260,7 @@ func TestInitWritesWorkingNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if Fingerprint(b.Bytes) != res.CertFingerprint || len(res.CertFingerprint) != 95 {
+	if certpin.Fingerprint(b.Bytes) != res.CertFingerprint || len(res.CertFingerprint) != 95 {
 		t.Errorf("fingerprint %q", res.CertFingerprint)
 	}
 	for _, name := range []string{"home.test", "127.0.0.1"} {

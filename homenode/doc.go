@@ -17,7 +17,7 @@
 //	(*Node).Status(ctx), (*Node).Addr(name)   // Addr: bound address of a listener (port 0 in tests)
 //	OpenAdmin(ctx, cfg) (Admin, error)        // status and accounts: the running node's control
 //	                                          // socket, or the store when no node runs
-//	GenerateCert, LoadTLS, Fingerprint, CertFingerprint, GenerateDKIMKey, LoadDKIMKey, DKIMRecords
+//	GenerateCert, LoadTLS, CertFingerprint, GenerateDKIMKey, LoadDKIMKey, DKIMRecords
 //
 // Listeners (config [listen], "" = off): smtp (MX, no login), submission and
 // imap (STARTTLS before login), submissions and imaps (implicit TLS),

@@ -7,12 +7,10 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -21,6 +19,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/certpin"
 )
 
 // certLifetime is long because nobody renews a pinned self-signed certificate
@@ -108,26 +108,15 @@ func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
 	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, nil
 }
 
-// Fingerprint is the SHA-256 of a DER certificate as colon-separated upper-case
-// hex, the form `openssl x509 -fingerprint -sha256` prints.
-func Fingerprint(der []byte) string {
-	sum := sha256.Sum256(der)
-	h := strings.ToUpper(hex.EncodeToString(sum[:]))
-	parts := make([]string, 0, len(sum))
-	for i := 0; i < len(h); i += 2 {
-		parts = append(parts, h[i:i+2])
-	}
-	return strings.Join(parts, ":")
-}
-
-// CertFingerprint reads a PEM certificate file and fingerprints its first
-// certificate.
+// CertFingerprint reads a PEM certificate file and returns the pin of its
+// first certificate (certpin.Fingerprint: colon-separated upper-case hex, as
+// openssl prints it).
 func CertFingerprint(certFile string) (string, error) {
 	der, err := firstCertDER(certFile)
 	if err != nil {
 		return "", err
 	}
-	return Fingerprint(der), nil
+	return certpin.Fingerprint(der), nil
 }
 
 func firstCertDER(certFile string) ([]byte, error) {

@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"net"
-	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -14,26 +13,11 @@ import (
 	"github.com/thingpost/thingpost/internal/dcrpc"
 )
 
-// deltachatBinary finds deltachat-rpc-server or skips; under CI it must exist
-// (scripts/bootstrap.sh installs it).
-func deltachatBinary(t *testing.T) string {
-	t.Helper()
-	wd, _ := os.Getwd()
-	bin, err := dcrpc.FindBinary(wd)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI must install the Delta Chat core: %v", err)
-		}
-		t.Skipf("Delta Chat core not installed, skipping: %v", err)
-	}
-	return bin
-}
-
 // TestDeltaChatPairAndChat drives two real Delta Chat core accounts on one
 // node (plain loopback IMAP and SMTP): they pair by Securejoin and exchange
 // end-to-end encrypted messages both ways.
 func TestDeltaChatPairAndChat(t *testing.T) {
-	bin := deltachatBinary(t)
+	bin := dcrpc.BinaryForTest(t)
 	h := newHome(t, "dc.test", nil)
 	alice := h.addUser("alice")
 	bob := h.addUser("bob")
@@ -45,7 +29,7 @@ func TestDeltaChatPairAndChat(t *testing.T) {
 // mail goes node to node over SMTP (static MX, DKIM-signed, through the
 // outbound queue). They pair and chat as on one node.
 func TestDeltaChatTwoHomes(t *testing.T) {
-	bin := deltachatBinary(t)
+	bin := dcrpc.BinaryForTest(t)
 	mxA, mxB := freePort(t), freePort(t)
 	a := newHome(t, "dc-a.test", func(c *homenode.Config) {
 		c.Listen.SMTP = homenode.Addr(mxA)

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-sasl"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/internal/testutil"
 )
 
 const plainMsg = "From: Carol <carol@far.example>\r\n" +
@@ -91,7 +92,8 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginNeedsTLS(t *testing.T) {
-	tlsCfg, pool := selfSigned(t)
+	cert := testutil.SelfSignedTLS(t, "home.example")
+	tlsCfg, pool := cert.ServerConfig(), cert.Pool()
 	e := newEnv(t, Options{TLSConfig: tlsCfg})
 
 	c := e.dial(nil)

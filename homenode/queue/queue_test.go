@@ -52,7 +52,7 @@ func verifyDKIM(raw []byte, name, txt string) ([]*dkim.Verification, error) {
 }
 
 func TestDeliverToMX(t *testing.T) {
-	tlsCfg, _ := selfSigned(t)
+	tlsCfg := testutil.SelfSignedTLS(t).ServerConfig()
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)

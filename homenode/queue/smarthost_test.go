@@ -17,7 +17,8 @@ import (
 )
 
 func TestSmarthost(t *testing.T) {
-	tlsCfg, pool := selfSigned(t)
+	cert := testutil.SelfSignedTLS(t)
+	tlsCfg, pool := cert.ServerConfig(), cert.Pool()
 	for _, tc := range []struct {
 		name     string
 		mode     TLSMode
@@ -68,7 +69,7 @@ func TestSmarthost(t *testing.T) {
 }
 
 func TestSmarthostCertificateChecked(t *testing.T) {
-	tlsCfg, _ := selfSigned(t)
+	tlsCfg := testutil.SelfSignedTLS(t).ServerConfig()
 	home := newStore(t, "alice@home.test")
 	provider := newStore(t, "alice@home.test", "dave@remote.test")
 	sub := smtpd.NewSubmission(provider, accounts.NewAuthenticator(provider, nil), smtpd.SubmissionOptions{Domains: []string{"remote.test"}, TLSConfig: tlsCfg, Logger: slog.New(slog.DiscardHandler)})
@@ -142,7 +143,7 @@ func nonLoopbackIP(t *testing.T) net.IP {
 // mail unless it is a StaticMX host or on loopback.
 func TestNoPlaintextOffLoopback(t *testing.T) {
 	ip := nonLoopbackIP(t)
-	tlsCfg, _ := selfSigned(t)
+	tlsCfg := testutil.SelfSignedTLS(t).ServerConfig()
 	for _, tc := range []struct {
 		name       string
 		tls        bool

@@ -230,7 +230,7 @@ func TestSubmissionNoQueue(t *testing.T) {
 }
 
 func TestSubmissionTLS(t *testing.T) {
-	cfg := selfSigned(t)
+	cfg := testutil.SelfSignedTLS(t, "mx.home.test").ServerConfig()
 
 	t.Run("STARTTLS", func(t *testing.T) {
 		e := newSubmission(t, SubmissionOptions{TLSConfig: cfg}, nil)
