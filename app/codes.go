@@ -128,7 +128,7 @@ func (a *App) MyCode() (ContactCode, error) {
 	if p.Name != "" {
 		text += "&n=" + codeEscape(p.Name)
 	}
-	png, err := qr.Encode(text, 512)
+	png, err := qr.Encode(text, qr.Size)
 	if err != nil {
 		return ContactCode{}, fmt.Errorf("my code: %w", err)
 	}

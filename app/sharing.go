@@ -45,7 +45,7 @@ func (a *App) Invite(ctx context.Context, thingID string, role wire.Role, roleFo
 		}
 	}
 	if out.QR == nil {
-		if out.QR, err = qr.Encode(inv.URL, 512); err != nil {
+		if out.QR, err = qr.Encode(inv.URL, qr.Size); err != nil {
 			return Invite{}, err
 		}
 	}

@@ -155,7 +155,7 @@ func (d *Demo) startThing(ctx, runCtx context.Context, opts Options, kind, local
 		a.Close()
 		return nil, err
 	}
-	png, err := qr.Encode(inv.URL(), 512)
+	png, err := qr.Encode(inv.URL(), qr.Size)
 	if err != nil {
 		a.Close()
 		return nil, err

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"github.com/thingpost/thingpost/envelope"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/keystore"
-	"github.com/thingpost/thingpost/securejoin"
 	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
 )
@@ -37,7 +37,7 @@ func (a *Agent) sealMessage(ctx context.Context, to *keystore.PublicKey, inReply
 		Text:          text,
 	}
 	if inv != nil {
-		png, err := securejoin.QRPNG(inv.URL, securejoin.QRSize)
+		png, err := qr.Encode(inv.URL, qr.Size)
 		if err != nil {
 			return outboxEntry{}, fmt.Errorf("invite: %w", err)
 		}

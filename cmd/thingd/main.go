@@ -23,9 +23,8 @@ import (
 	"sync"
 	"syscall"
 
-	qrcode "github.com/skip2/go-qrcode"
-
 	"github.com/thingpost/thingpost/internal/cli"
+	"github.com/thingpost/thingpost/internal/qr"
 	"github.com/thingpost/thingpost/thing"
 	"github.com/thingpost/thingpost/thing/driver"
 	"github.com/thingpost/thingpost/transport"
@@ -144,15 +143,19 @@ func printQR(dir string, stdout, stderr io.Writer) error {
 }
 
 func showQR(dir, url, addr, fpr string, stdout, stderr io.Writer) error {
-	q, err := qrcode.New(url, qrcode.Medium)
+	img, err := qr.Encode(url, qr.Size)
 	if err != nil {
-		return fmt.Errorf("QR code: %w", err)
+		return err
+	}
+	text, err := qr.Text(url)
+	if err != nil {
+		return err
 	}
 	png := filepath.Join(dir, "invite.png")
-	if err := q.WriteFile(512, png); err != nil {
+	if err := os.WriteFile(png, img, 0o644); err != nil {
 		return fmt.Errorf("QR code: %w", err)
 	}
-	fmt.Fprint(stderr, q.ToSmallString(false))
+	fmt.Fprint(stderr, text)
 	fmt.Fprintf(stderr, "%s\nFingerprint: %s\nQR image: %s\n", addr, fpr, png)
 	fmt.Fprintln(stdout, url)
 	return nil

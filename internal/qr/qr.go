@@ -155,11 +155,29 @@ func luminance(img image.Image) func(x, y int) uint8 {
 	return func(x, y int) uint8 { return color.GrayModel.Convert(img.At(x, y)).(color.Gray).Y }
 }
 
-// Encode renders text as a QR code PNG of about size pixels.
+// Size is the side, in pixels, of the code pictures Thingpost makes (an
+// invite.png, the QR of a contact code): big enough for a phone camera, small
+// as a PNG.
+const Size = 512
+
+// Encode renders text as a square QR code PNG of size pixels (larger if the
+// code needs more), with medium error correction, as all Thingpost codes are
+// made.
 func Encode(text string, size int) ([]byte, error) {
 	png, err := goqrcode.Encode(text, goqrcode.Medium, size)
 	if err != nil {
 		return nil, fmt.Errorf("QR code: %w", err)
 	}
 	return png, nil
+}
+
+// Text renders text as the same QR code in Unicode half blocks for a terminal
+// with a dark background: a character is one module wide and two high, a
+// space is dark.
+func Text(text string) (string, error) {
+	q, err := goqrcode.New(text, goqrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("QR code: %w", err)
+	}
+	return q.ToSmallString(false), nil
 }

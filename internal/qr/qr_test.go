@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	qrcode "github.com/skip2/go-qrcode"
@@ -213,12 +214,53 @@ func TestDecodeGeneratedCodes(t *testing.T) {
 		}
 		inv := &securejoin.Invite{Fingerprint: fpr, Addr: "lamp@demo.home.arpa", Name: "Desk lamp",
 			InviteNumber: securejoin.NewToken(), Auth: securejoin.NewToken(), V3: true}
-		png, err := qrcode.Encode(inv.URL(), qrcode.Medium, 512)
+		png, err := qr.Encode(inv.URL(), qr.Size)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, err := qr.Decode(png); err != nil || got != inv.URL() {
 			t.Fatalf("code %d (%s): %q, %v", i, inv.URL(), got, err)
 		}
+	}
+}
+
+// darkHalves says which halves of a character cell a dark-background
+// terminal shows dark: top, bottom.
+var darkHalves = map[rune][2]bool{' ': {true, true}, '█': {false, false}, '▀': {false, true}, '▄': {true, false}}
+
+// TestText paints the terminal blocks as pixels and reads them back.
+func TestText(t *testing.T) {
+	text, err := qr.Text(testInvite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const scale = 4
+	lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
+	width := len([]rune(lines[0]))
+	img := image.NewGray(image.Rect(0, 0, width*scale, 2*len(lines)*scale))
+	for y, line := range lines {
+		for x, r := range []rune(line) {
+			halves, ok := darkHalves[r]
+			if !ok {
+				t.Fatalf("line %d: unexpected %q", y, r)
+			}
+			for i, dark := range halves {
+				c := color.Gray{Y: 255}
+				if dark {
+					c = color.Gray{}
+				}
+				for py := range scale {
+					for px := range scale {
+						img.SetGray(x*scale+px, (2*y+i)*scale+py, c)
+					}
+				}
+			}
+		}
+	}
+	if got, err := qr.Decode(encodePNG(t, img)); err != nil || got != testInvite {
+		t.Errorf("read %q, %v; want %q", got, err, testInvite)
+	}
+	if _, err := qr.Text(strings.Repeat("x", 4000)); err == nil || !strings.Contains(err.Error(), "QR code") {
+		t.Errorf("too long for a QR code: %v", err)
 	}
 }
