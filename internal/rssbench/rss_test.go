@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,15 +118,43 @@ func runSession(b *testing.B, bin, dcBin string) result {
 	}
 	thingd := start(b, filepath.Join(bin, "thingd"), args...)
 
+	ph := &phases{b: b, pids: []int{node.Process.Pid, thingd.Process.Pid}, peak: make([]int, 2)}
+	ph.end("start")
 	pairAndCommand(b, ctx, dcBin, tmp, "person@"+domain, pass["person@"+domain], imapAddr, submission, invites)
+	ph.end("pair and command")
 	sent := submitAll(b, submission.String(), users, pass)
+	ph.end("submit")
 	fetchAll(b, imapAddr.String(), users, pass, sent)
-
+	ph.end("fetch")
 	time.Sleep(idle)
-	res := result{node: readStatus(b, node.Process.Pid), thingd: readStatus(b, thingd.Process.Pid)}
-	b.Logf("homenode %s", res.node)
-	b.Logf("thingd   %s", res.thingd)
+	last := ph.end("idle")
+	b.Logf("homenode after idle, resident by mapping: %s", mappings(b, node.Process.Pid))
+	b.Logf("thingd after idle, resident by mapping: %s", mappings(b, thingd.Process.Pid))
+	res := result{node: last[0], thingd: last[1]}
+	res.node.hwm, res.thingd.hwm = ph.peak[0], ph.peak[1]
 	return res
+}
+
+// phases logs each process's memory at the end of each phase of the
+// session, with the peak during the phase: the kernel's peak (VmHWM) is
+// reset after each reading (clear_refs 5), and the overall peak kept.
+type phases struct {
+	b    *testing.B
+	pids []int
+	peak []int // KiB, over all phases so far
+}
+
+func (p *phases) end(name string) []memStatus {
+	out := make([]memStatus, len(p.pids))
+	for i, pid := range p.pids {
+		out[i] = readStatus(p.b, pid)
+		p.peak[i] = max(p.peak[i], out[i].hwm)
+		if err := os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0); err != nil {
+			p.b.Fatalf("reset the peak RSS of %d: %v", pid, err)
+		}
+	}
+	p.b.Logf("%-16s homenode %s | thingd %s", name+":", out[0], out[1])
+	return out
 }
 
 // pairAndCommand configures a Delta Chat account, joins each thing with its
@@ -332,7 +362,7 @@ func readMessageID(r io.Reader) (string, error) {
 type memStatus struct{ hwm, rss, anon, file int }
 
 func (m memStatus) String() string {
-	return fmt.Sprintf("peak %.1f MiB, now %.1f MiB (anonymous %.1f, file %.1f)", mib(m.hwm), mib(m.rss), mib(m.anon), mib(m.file))
+	return fmt.Sprintf("peak %4.1f, now %4.1f MiB (anon %4.1f, file %4.1f)", mib(m.hwm), mib(m.rss), mib(m.anon), mib(m.file))
 }
 
 func mib(kib int) float64 { return float64(kib) / 1024 }
@@ -361,10 +391,45 @@ func readStatus(b *testing.B, pid int) memStatus {
 	return m
 }
 
-// build compiles the commands into dir.
+// mappings sums the resident size in /proc/PID/smaps by mapped file
+// (anonymous memory as "anon"), largest first.
+func mappings(b *testing.B, pid int) string {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/smaps")
+	if err != nil {
+		b.Fatal(err)
+	}
+	kib := map[string]int{}
+	name := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			name = "anon"
+			if len(f) >= 6 {
+				name = filepath.Base(f[5])
+			}
+		case len(f) >= 2 && f[0] == "Rss:":
+			n, _ := strconv.Atoi(f[1])
+			kib[name] += n
+		}
+	}
+	names := slices.SortedFunc(maps.Keys(kib), func(x, y string) int { return kib[y] - kib[x] })
+	var out []string
+	for _, n := range names {
+		if kib[n] >= 100 {
+			out = append(out, fmt.Sprintf("%s %.1f", n, mib(kib[n])))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// build compiles the commands into dir as they are built for a router:
+// cross-compiled, so without cgo (no libc mapped).
 func build(b *testing.B, dir string, cmds ...string) {
 	for _, c := range cmds {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/thingpost/thingpost/cmd/"+c).CombinedOutput()
+		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, c), "github.com/thingpost/thingpost/cmd/"+c)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			b.Fatalf("build %s: %v\n%s", c, err, out)
 		}
@@ -384,12 +449,24 @@ func run(b *testing.B, stdin, bin string, args ...string) string {
 	return string(out)
 }
 
+// logDirEnv names a directory where the long-lived processes' logs are
+// kept (for a look at GODEBUG=gctrace=1 output, say).
+const logDirEnv = "RSSBENCH_LOG_DIR"
+
 // start runs a long-lived command until the benchmark ends; its log is shown
-// if the benchmark fails.
+// if the benchmark fails, and kept in $RSSBENCH_LOG_DIR when set.
 func start(b *testing.B, bin string, args ...string) *exec.Cmd {
 	cmd := exec.Command(bin, args...)
 	log := &testutil.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
+	if dir := os.Getenv(logDirEnv); dir != "" {
+		f, err := os.Create(filepath.Join(dir, filepath.Base(bin)+".log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { f.Close() })
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(log, f), io.MultiWriter(log, f)
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
