@@ -85,6 +85,7 @@ func (s *Store) MessageRaw(ctx context.Context, addr string, id uint64, uid uint
 			return fmt.Errorf("%w: UID %d", ErrNoSuchMessage, uid)
 		}
 		raw = bytes.Clone(v)
+		s.unmapValue(tx, v)
 		return nil
 	})
 	return raw, err

@@ -251,6 +251,7 @@ func (s *Store) committer() {
 			}
 		}
 		s.runBatch(batch)
+		s.unmapFile()
 	}
 }
 
