@@ -85,10 +85,10 @@ func (m *dataMsg) prepend(lines []byte) {
 }
 
 // readData reads a whole message. A message up to 4 KiB goes straight into
-// its buffer; a larger one is read in chunks that double up to 1 MiB and is
+// its buffer; a larger one is read in chunks that double up to 64 KiB and is
 // copied once into a buffer of its exact size. So a message is held at most
-// about twice while it is read, where growing one buffer holds up to three
-// times and keeps up to twice.
+// about twice (plus a chunk) while it is read, where growing one buffer
+// holds up to three times and keeps up to twice.
 func readData(r io.Reader) (*dataMsg, error) {
 	first := make([]byte, headroom+4<<10)
 	n, err := io.ReadFull(r, first[headroom:])
@@ -100,7 +100,7 @@ func readData(r io.Reader) (*dataMsg, error) {
 	}
 	chunks := [][]byte{first[headroom:]}
 	size := n
-	for next := 8 << 10; ; next = min(2*next, 1<<20) {
+	for next := 8 << 10; ; next = min(2*next, 64<<10) {
 		c := make([]byte, next)
 		n, err := io.ReadFull(r, c)
 		chunks = append(chunks, c[:n])
