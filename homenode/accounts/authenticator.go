@@ -46,6 +46,10 @@ type Authenticator struct {
 	lim   *limiter
 	sem   chan struct{}
 	now   func() time.Time
+	// verified skips the hash for a password that matched a moment ago.
+	verified *verified
+	// verify is VerifyPassword (tests count its calls).
+	verify func(hash, pw string) (bool, error)
 	// dummy is verified for unknown users so that a miss costs as much time
 	// as a wrong password and does not reveal which accounts exist.
 	dummy string
@@ -58,11 +62,13 @@ func NewAuthenticator(store PasswordStore, log *slog.Logger) *Authenticator {
 		log = slog.Default()
 	}
 	a := &Authenticator{
-		store: store,
-		log:   log,
-		lim:   newLimiter(),
-		sem:   make(chan struct{}, maxConcurrentHashes),
-		now:   time.Now,
+		store:    store,
+		log:      log,
+		lim:      newLimiter(),
+		sem:      make(chan struct{}, maxConcurrentHashes),
+		now:      time.Now,
+		verified: newVerified(),
+		verify:   VerifyPassword,
 	}
 	// A fixed valid hash of nothing anyone can type; its parameters equal
 	// HashPassword's so the timing matches.
@@ -98,12 +104,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user,
 		}
 	}
 
+	if known && a.verified.has(addr, hash, pass, a.now()) {
+		a.lim.succeed(key)
+		return addr, nil
+	}
+
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
 		return "", fmt.Errorf("authenticate %s: %w", logSafe(addr), ctx.Err())
 	}
-	ok, err := VerifyPassword(hash, pass)
+	ok, err := a.verify(hash, pass)
 	// The hash's memory is garbage now. Collect it and hand it back to the
 	// OS at once (about a millisecond): otherwise the heap goal the GC set
 	// while it was live lets the heap grow to twice its size before the next
@@ -121,6 +132,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user,
 		return "", ErrBadCredentials
 	}
 	a.lim.succeed(key)
+	a.verified.add(addr, hash, pass, a.now())
 	return addr, nil
 }
 
