@@ -221,8 +221,9 @@ func cmdRun(args []string, stdout io.Writer) error {
 	fs := newFlags("run", "--data DIR", `Serves SMTP and IMAP as configured in DIR/homenode.toml until SIGTERM or
 SIGINT, then shuts down gracefully: no new connections, SMTP transactions in
 flight finish (cut off after --grace), then the store closes. Logs go to
-standard error. Unless GOMEMLIMIT is set, the Go runtime gets a soft memory
-limit of 24 MiB so that memory goes back to the system soon after use.`, stdout)
+standard error. Unless GOMEMLIMIT is set, the Go runtime gets the soft memory
+limit memory_limit of the config (16 MiB by default), and unless GOGC is set,
+GOGC=25: the resident size stays small.`, stdout)
 	dir := dataFlag(fs)
 	grace := fs.Duration("grace", 30*time.Second, "how long SMTP transactions in flight may take at shutdown")
 	if _, err := parse(fs, args, 0); err != nil {
@@ -232,12 +233,13 @@ limit of 24 MiB so that memory goes back to the system soon after use.`, stdout)
 	if err != nil {
 		return err
 	}
+	// On a router the resident size is what counts (see
+	// homenode.DefaultMemoryLimit and DefaultGCPercent).
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft limit makes the runtime hand the 19 MiB argon2id buffers of
-		// a login back to the OS soon after, instead of minutes later: on a
-		// router the resident size is what counts. It is not a cap: the
-		// node still uses more when it must.
-		debug.SetMemoryLimit(homenode.DefaultMemoryLimit)
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(homenode.DefaultGCPercent)
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel.Level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
