@@ -68,6 +68,9 @@ type Config struct {
 	MaxMessageSize Size `toml:"max_message_size"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel LogLevel `toml:"log_level"`
+	// MemoryLimit is the soft memory limit of the Go runtime ("16MiB" style
+	// accepted); the GOMEMLIMIT environment variable overrides it.
+	MemoryLimit Size `toml:"memory_limit"`
 
 	Listen    Listen          `toml:"listen"`
 	TLS       TLSFiles        `toml:"tls"`
@@ -296,6 +299,12 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxMessageSize < 0 {
 		return bad("max_message_size", "must be positive")
+	}
+	if c.MemoryLimit == 0 {
+		c.MemoryLimit = DefaultMemoryLimit
+	}
+	if c.MemoryLimit < 0 {
+		return bad("memory_limit", "must be positive")
 	}
 	someListener := false
 	for _, l := range c.Listeners() {

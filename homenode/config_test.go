@@ -70,6 +70,31 @@ func TestParseConfigGood(t *testing.T) {
 	}
 }
 
+// TestMemoryLimit: memory_limit takes a size; without it the node gets
+// DefaultMemoryLimit.
+func TestMemoryLimit(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		want Size
+	}{
+		{"", DefaultMemoryLimit},
+		{`memory_limit = "12MiB"`, 12 << 20},
+		{"memory_limit = 33554432", 32 << 20},
+	} {
+		cfg, err := ParseConfig("x.toml", []byte(tc.line+"\n"+goodConfig))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.line, err)
+		}
+		cfg.Dir = "/data"
+		if err := cfg.Validate(); err != nil || cfg.MemoryLimit != tc.want {
+			t.Errorf("%q: memory limit %d, %v; want %d", tc.line, cfg.MemoryLimit, err, tc.want)
+		}
+	}
+	if _, err := ParseConfig("x.toml", []byte(`memory_limit = "lots"`+"\n"+goodConfig)); !errors.Is(err, ErrBadConfig) || !strings.Contains(err.Error(), "memory_limit") {
+		t.Errorf("memory_limit = \"lots\": %v", err)
+	}
+}
+
 func TestParseConfigBad(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -91,6 +91,7 @@ func Init(o InitOptions) (*InitResult, error) {
 		return v
 	}
 	cfg.MaxMessageSize = DefaultMaxMessageSize
+	cfg.MemoryLimit = DefaultMemoryLimit
 	if o.Plain {
 		cfg.Listen = Listen{
 			SMTP:            Addr(pick(o.SMTP, DefaultPlainSMTP)),
@@ -245,6 +246,12 @@ domains = [{{range $i, $d := .Domains}}{{if $i}}, {{end}}{{q (print $d)}}{{end}}
 # KiB, MiB, GiB (powers of 1024) and KB, MB, GB (powers of 1000) are allowed,
 # e.g. "25MiB".
 max_message_size = {{printf "%d" .MaxMessageSize}}
+
+# memory_limit: the soft memory limit of the node's Go runtime, in bytes
+# (suffixes as above). Near it the garbage collector works harder so that the
+# resident size stays small; it is not a cap: a large message still gets the
+# memory it needs. The GOMEMLIMIT environment variable overrides it.
+memory_limit = {{printf "%d" .MemoryLimit}}
 
 # log_level: debug, info, warn or error. Logs go to standard error, one line
 # per delivery and per refused connection or login.

@@ -19,10 +19,19 @@ import (
 	"github.com/thingpost/thingpost/homenode/smtpd"
 )
 
-// DefaultMemoryLimit is the soft Go memory limit "homenode run" sets unless
-// GOMEMLIMIT is given: a router's RAM is small, and each login check
-// (argon2id) briefly takes 19 MiB.
-const DefaultMemoryLimit = 24 << 20
+// DefaultMemoryLimit is the soft Go memory limit (memory_limit) "homenode
+// run" sets unless GOMEMLIMIT is given. The node's own memory is a few MiB;
+// a login check takes 7 MiB for a moment and a message about twice its size
+// while it is stored. A router's RAM is small: near the limit the collector
+// works harder instead of letting garbage pile up. It is not a cap: the
+// node uses more when it must (a large message).
+const DefaultMemoryLimit = 16 << 20
+
+// DefaultGCPercent is the GOGC "homenode run" sets unless GOGC is given. The
+// live heap is small (a few MiB) and the runtime keeps about GOGC percent of
+// it more, and never less than 4 MiB at the default 100: at 25 that floor is
+// 1 MiB, for collections that take well under a millisecond.
+const DefaultGCPercent = 25
 
 // Node is a running home mail node: every configured listener over one store.
 type Node struct {

@@ -75,8 +75,9 @@ listener off.`
 const runHelp = `Serves SMTP and IMAP as configured in DIR/homenode.toml until SIGTERM or
 SIGINT, then shuts down gracefully: no new connections, SMTP transactions in
 flight finish (cut off after --grace), then the store closes. Logs go to
-standard error. Unless GOMEMLIMIT is set, the Go runtime gets a soft memory
-limit of 24 MiB so that memory goes back to the system soon after use.`
+standard error. Unless GOMEMLIMIT is set, the Go runtime gets the soft memory
+limit memory_limit of the config (16 MiB by default), and unless GOGC is set,
+GOGC=25: the resident size stays small.`
 
 func cmdInit(_ context.Context, c *cli.Call) error {
 	fs := c.Flags
@@ -138,12 +139,13 @@ func cmdRun(ctx context.Context, c *cli.Call) error {
 	if err != nil {
 		return err
 	}
+	// On a router the resident size is what counts (see
+	// homenode.DefaultMemoryLimit and DefaultGCPercent).
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// A soft limit makes the runtime hand the 19 MiB argon2id buffers of
-		// a login back to the OS soon after, instead of minutes later: on a
-		// router the resident size is what counts. It is not a cap: the
-		// node still uses more when it must.
-		debug.SetMemoryLimit(homenode.DefaultMemoryLimit)
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit))
+	}
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(homenode.DefaultGCPercent)
 	}
 	log := slog.New(slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel.Level}))
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -32,8 +33,10 @@ type PasswordStore interface {
 // node hash or log megabytes.
 const maxCredential = 1024
 
-// maxConcurrentHashes bounds memory: each argon2id computation holds 19 MiB.
-const maxConcurrentHashes = 2
+// maxConcurrentHashes bounds memory: each argon2id computation holds 7 MiB
+// (more for a hash made with higher parameters). One at a time keeps a
+// router's peak low; a check takes some 30 ms, so logins still flow.
+const maxConcurrentHashes = 1
 
 // Authenticator checks logins against the store, rate-limited per client
 // address. It is safe for concurrent use by every front end.
@@ -43,6 +46,10 @@ type Authenticator struct {
 	lim   *limiter
 	sem   chan struct{}
 	now   func() time.Time
+	// verified skips the hash for a password that matched a moment ago.
+	verified *verified
+	// verify is VerifyPassword (tests count its calls).
+	verify func(hash, pw string) (bool, error)
 	// dummy is verified for unknown users so that a miss costs as much time
 	// as a wrong password and does not reveal which accounts exist.
 	dummy string
@@ -55,11 +62,13 @@ func NewAuthenticator(store PasswordStore, log *slog.Logger) *Authenticator {
 		log = slog.Default()
 	}
 	a := &Authenticator{
-		store: store,
-		log:   log,
-		lim:   newLimiter(),
-		sem:   make(chan struct{}, maxConcurrentHashes),
-		now:   time.Now,
+		store:    store,
+		log:      log,
+		lim:      newLimiter(),
+		sem:      make(chan struct{}, maxConcurrentHashes),
+		now:      time.Now,
+		verified: newVerified(),
+		verify:   VerifyPassword,
 	}
 	// A fixed valid hash of nothing anyone can type; its parameters equal
 	// HashPassword's so the timing matches.
@@ -95,12 +104,22 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user,
 		}
 	}
 
+	if known && a.verified.has(addr, hash, pass, a.now()) {
+		a.lim.succeed(key)
+		return addr, nil
+	}
+
 	select {
 	case a.sem <- struct{}{}:
 	case <-ctx.Done():
 		return "", fmt.Errorf("authenticate %s: %w", logSafe(addr), ctx.Err())
 	}
-	ok, err := VerifyPassword(hash, pass)
+	ok, err := a.verify(hash, pass)
+	// The hash's memory is garbage now. Collect it and hand it back to the
+	// OS at once (about a millisecond): otherwise the heap goal the GC set
+	// while it was live lets the heap grow to twice its size before the next
+	// collection, and the resident size stays there.
+	debug.FreeOSMemory()
 	<-a.sem
 	if err != nil {
 		// A corrupt stored hash: fail closed, and say so to the operator.
@@ -113,6 +132,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user,
 		return "", ErrBadCredentials
 	}
 	a.lim.succeed(key)
+	a.verified.add(addr, hash, pass, a.now())
 	return addr, nil
 }
 

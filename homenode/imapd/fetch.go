@@ -121,7 +121,7 @@ func writeFetch(mw *imapserver.FetchResponseWriter, in mailstore.MessageInfo, ra
 		mw.WriteBodyStructure(bodyStructure(raw))
 	}
 	for _, bs := range options.BodySection {
-		b := imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+		b := bodySection(raw, bs)
 		literal(mw.WriteBodySection(bs, int64(len(b))), b)
 	}
 	for _, bs := range options.BinarySection {
@@ -135,6 +135,37 @@ func writeFetch(mw *imapserver.FetchResponseWriter, in mailstore.MessageInfo, ra
 		werr = err
 	}
 	return werr
+}
+
+// bodySection is imapserver.ExtractBodySection without its copy of the
+// whole message for BODY[] when that copy would be the stored bytes (the
+// header written back as read, which go-message does for any well-formed
+// header): the clients that fetch whole messages then cost one copy of each,
+// not two.
+func bodySection(raw []byte, bs *imap.FetchItemBodySection) []byte {
+	whole := bs.Specifier == imap.PartSpecifierNone && len(bs.Part) == 0 && bs.Partial == nil &&
+		len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0
+	if whole && headerRoundTrips(raw) {
+		return raw
+	}
+	return imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+}
+
+// headerRoundTrips reports whether go-message reads raw's header and writes
+// it back byte for byte, blank line included.
+func headerRoundTrips(raw []byte) bool {
+	r := bytes.NewReader(raw)
+	br := bufio.NewReader(r)
+	h, err := textproto.ReadHeader(br)
+	if err != nil {
+		return false
+	}
+	n := len(raw) - r.Len() - br.Buffered()
+	var out bytes.Buffer
+	if err := textproto.WriteHeader(&out, h); err != nil {
+		return false
+	}
+	return bytes.Equal(out.Bytes(), raw[:n])
 }
 
 // maxNesting bounds how deep bodyStructure follows nested parts, so a

@@ -1,11 +1,13 @@
 package imapd
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
 )
 
 // checkStructure reports what imapserver could not write or a client could
@@ -136,4 +138,39 @@ func FuzzBodyStructure(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// TestBodySectionWhole: BODY[] gives exactly what imapserver's extraction
+// gives, for well-formed and malformed messages alike, and for a
+// well-formed one it is the stored bytes themselves, not a copy.
+func TestBodySectionWhole(t *testing.T) {
+	for _, tc := range []struct {
+		name, raw string
+		same      bool // the stored bytes come back, not a copy
+	}{
+		{"plain", "From: a@b\r\nSubject: hi\r\n\r\nbody\r\n", true},
+		{"folded", "From: a@b\r\nSubject: a\r\n long one\r\n\r\nbody\r\n", true},
+		{"header only", "From: a@b\r\n\r\n", true},
+		{"bare LF", "From: a@b\nSubject: hi\n\nbody\n", false},
+		{"no blank line", "From: a@b\r\nSubject: hi\r\n", false},
+		{"no colon", "From a@b\r\n\r\nbody\r\n", false},
+		{"empty", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := []byte(tc.raw)
+			whole := &imap.FetchItemBodySection{}
+			got := bodySection(raw, whole)
+			if want := imapserver.ExtractBodySection(bytes.NewReader(raw), whole); !bytes.Equal(got, want) {
+				t.Fatalf("BODY[] = %q, imapserver gives %q", got, want)
+			}
+			if same := len(got) > 0 && len(raw) > 0 && &got[0] == &raw[0]; same != tc.same {
+				t.Errorf("stored bytes returned: %v, want %v", same, tc.same)
+			}
+			// Any other section goes through imapserver.
+			text := &imap.FetchItemBodySection{Specifier: imap.PartSpecifierText}
+			if got, want := bodySection(raw, text), imapserver.ExtractBodySection(bytes.NewReader(raw), text); !bytes.Equal(got, want) {
+				t.Errorf("BODY[TEXT] = %q, imapserver gives %q", got, want)
+			}
+		})
+	}
 }

@@ -8,6 +8,12 @@
 // transaction (group commit), so that many SMTP sessions delivering at once
 // share one fsync. A write that fails leaves nothing behind.
 //
+// Memory: each message's bytes sit in a bucket of their own (file layout 2),
+// so a delivery writes them once and never rewrites its neighbours; pages of
+// the file the store is done with (a message copied out, the file after each
+// commit) are dropped from the process's mapping, so the resident size does
+// not grow with the mail kept.
+//
 // API summary
 //
 //	Open(path) / Close

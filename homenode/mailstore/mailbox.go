@@ -191,7 +191,7 @@ func (mb *mbox) appendMsg(ev *events, raw []byte, flags flagSet, date time.Time)
 	if err := mb.msgs.Put(u32key(uid), m.encode()); err != nil {
 		return 0, err
 	}
-	if err := mb.raw.Put(u32key(uid), raw); err != nil {
+	if err := putBody(mb.raw, u32key(uid), raw); err != nil {
 		return 0, err
 	}
 	ev.add(mb.key, Change{Kind: MessageAdded, UID: uid, Flags: flags.list()}, nil)
@@ -204,7 +204,7 @@ func (mb *mbox) remove(ev *events, uid uint32) error {
 	if err := mb.msgs.Delete(k); err != nil {
 		return err
 	}
-	if err := mb.raw.Delete(k); err != nil {
+	if err := deleteBody(mb.raw, k); err != nil {
 		return err
 	}
 	ev.add(mb.key, Change{Kind: MessageExpunged, UID: uid}, nil)

@@ -80,11 +80,12 @@ func (s *Store) MessageRaw(ctx context.Context, addr string, id uint64, uid uint
 		if err != nil {
 			return err
 		}
-		v := mb.raw.Get(u32key(uid))
+		v := getBody(mb.raw, u32key(uid))
 		if v == nil {
 			return fmt.Errorf("%w: UID %d", ErrNoSuchMessage, uid)
 		}
 		raw = bytes.Clone(v)
+		s.unmapValue(tx, v)
 		return nil
 	})
 	return raw, err
@@ -278,7 +279,7 @@ func moveMessages(ev *events, src, dst *mbox, uids []uint32, remove bool) (CopyR
 		if !ok {
 			continue
 		}
-		raw := src.raw.Get(u32key(uid))
+		raw := getBody(src.raw, u32key(uid))
 		if raw == nil {
 			return res, fmt.Errorf("%w: message %d of mailbox %d of %s has no body", ErrCorrupt, uid, src.key.id, src.key.addr)
 		}

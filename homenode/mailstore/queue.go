@@ -57,7 +57,7 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, raw []
 		if err := q.Put(u64key(id), b); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketQueueRaw).Put(u64key(id), raw)
+		return putBody(tx.Bucket(bucketQueueRaw), u64key(id), raw)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("enqueue: %w", err)
@@ -79,7 +79,7 @@ func (s *Store) QueueDue(ctx context.Context, now time.Time) ([]QueueItem, error
 			if it.NextAttempt.After(now) {
 				return nil
 			}
-			raw := raws.Get(k)
+			raw := getBody(raws, k)
 			if raw == nil {
 				return fmt.Errorf("%w: queue item %d has no body", ErrCorrupt, it.ID)
 			}
@@ -158,7 +158,7 @@ func (s *Store) QueueRemove(ctx context.Context, id uint64) error {
 		if err := q.Delete(u64key(id)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketQueueRaw).Delete(u64key(id))
+		return deleteBody(tx.Bucket(bucketQueueRaw), u64key(id))
 	})
 	if err != nil {
 		return fmt.Errorf("queue remove: %w", err)

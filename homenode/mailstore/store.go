@@ -33,8 +33,14 @@ var (
 	ErrClosed             = errors.New("mailstore is closed")
 )
 
-// formatMagic marks a bbolt file as ours, with the layout version.
-const formatMagic = "thingpost-mailstore/1"
+// formatMagic marks a bbolt file as ours, with the layout version. Layout 2
+// keeps each message's bytes in a bucket of its own (see putBody); a layout
+// 1 file is still read and is marked 2 when opened, so that an older
+// program, which would find no bytes for new messages, refuses it.
+const (
+	formatMagic   = "thingpost-mailstore/2"
+	formatMagicV1 = "thingpost-mailstore/1"
+)
 
 // maxBatch bounds how many queued writes share one transaction.
 const maxBatch = 128
@@ -158,7 +164,11 @@ func (s *Store) initFormat(path string) (err error) {
 			if err := meta.Put(keyFormat, []byte(formatMagic)); err != nil {
 				return err
 			}
-		} else if got := string(meta.Get(keyFormat)); got != formatMagic {
+		} else if got := string(meta.Get(keyFormat)); got == formatMagicV1 {
+			if err := meta.Put(keyFormat, []byte(formatMagic)); err != nil {
+				return err
+			}
+		} else if got != formatMagic {
 			return fmt.Errorf("open mailstore %s: %w (format %q, want %q)", path, ErrNotMailstore, got, formatMagic)
 		}
 		for _, name := range [][]byte{bucketUsers, bucketQueue, bucketQueueRaw} {
@@ -241,6 +251,7 @@ func (s *Store) committer() {
 			}
 		}
 		s.runBatch(batch)
+		s.unmapFile()
 	}
 }
 

@@ -16,7 +16,7 @@ var (
 	bucketBoxes  = []byte("boxes") // mailbox id -> mailbox bucket; its sequence numbers mailboxes
 	keyUIDV      = []byte("uidv")  // in a mailbox bucket
 	bucketMsgs   = []byte("m")     // in a mailbox bucket: UID -> msgMeta; its sequence is the UID counter
-	bucketBodies = []byte("r")     // in a mailbox bucket: UID -> raw message
+	bucketBodies = []byte("r")     // in a mailbox bucket: UID -> the raw message (see putBody)
 )
 
 func userBucket(tx *bolt.Tx, addr string) (*bolt.Bucket, error) {

@@ -56,6 +56,70 @@ func splitAddr(addr string) (local, domain string, err error) {
 	return local, strings.TrimSuffix(domain, "."), nil
 }
 
+// headroom is the room readData leaves in front of a message for the header
+// fields the server adds (Return-Path, Received, Date, Message-ID: under a
+// kilobyte even with the longest names).
+const headroom = 2 << 10
+
+// dataMsg is a message read from DATA with room in front of it, so that the
+// server's header fields go in front without another copy of the message
+// (which the store then copies once more, into its pages).
+type dataMsg struct {
+	buf   []byte // buf[start:] is the message
+	start int
+}
+
+func (m *dataMsg) bytes() []byte { return m.buf[m.start:] }
+
+// prepend puts header lines in front of the message. Slices from bytes
+// taken before stay valid and unchanged.
+func (m *dataMsg) prepend(lines []byte) {
+	if len(lines) > m.start {
+		// More than the room left: one copy, with new room.
+		buf := make([]byte, headroom+len(lines)+len(m.bytes()))
+		copy(buf[headroom+len(lines):], m.bytes())
+		m.buf, m.start = buf, headroom+len(lines)
+	}
+	m.start -= len(lines)
+	copy(m.buf[m.start:], lines)
+}
+
+// readData reads a whole message. A message up to 4 KiB goes straight into
+// its buffer; a larger one is read in chunks that double up to 64 KiB and is
+// copied once into a buffer of its exact size. So a message is held at most
+// about twice (plus a chunk) while it is read, where growing one buffer
+// holds up to three times and keeps up to twice.
+func readData(r io.Reader) (*dataMsg, error) {
+	first := make([]byte, headroom+4<<10)
+	n, err := io.ReadFull(r, first[headroom:])
+	if err != nil {
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return &dataMsg{buf: first[:headroom+n], start: headroom}, nil
+		}
+		return nil, err
+	}
+	chunks := [][]byte{first[headroom:]}
+	size := n
+	for next := 8 << 10; ; next = min(2*next, 64<<10) {
+		c := make([]byte, next)
+		n, err := io.ReadFull(r, c)
+		chunks = append(chunks, c[:n])
+		size += n
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	m := &dataMsg{buf: make([]byte, headroom+size), start: headroom}
+	off := headroom
+	for _, c := range chunks {
+		off += copy(m.buf[off:], c)
+	}
+	return m, nil
+}
+
 // field is one unfolded header field.
 type field struct{ name, value string }
 

@@ -228,7 +228,7 @@ func (sess *session) refuse(what, addr, reason string) {
 // Data implements smtp.Session. The 250 go-smtp sends when Data returns nil
 // comes only after the store (and the queue) have the message on disk.
 func (sess *session) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
+	msg, err := readData(r)
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
@@ -237,18 +237,18 @@ func (sess *session) Data(r io.Reader) error {
 		}
 		return err
 	}
-	if countReceived(raw) > maxHops {
+	if countReceived(msg.bytes()) > maxHops {
 		sess.refuse("message refused", sess.from, "mail loop")
 		return errTooManyHops
 	}
 	if sess.srv.submission {
-		return sess.submit(raw)
+		return sess.submit(msg)
 	}
-	return sess.deliverInbound(raw)
+	return sess.deliverInbound(msg)
 }
 
 // deliverInbound is the MX role: every recipient is local.
-func (sess *session) deliverInbound(raw []byte) error {
+func (sess *session) deliverInbound(msg *dataMsg) error {
 	s := sess.srv
 	id := newID()
 	proto := "ESMTP"
@@ -256,26 +256,26 @@ func (sess *session) deliverInbound(raw []byte) error {
 		proto = "ESMTPS"
 	}
 	var b bytes.Buffer
-	b.Grow(len(raw) + 512)
 	writeReturnPath(&b, sess.from)
 	writeReceived(&b, receivedFields{
 		helo: sess.helo, remote: sess.remote, by: s.hostname, proto: proto, id: id, rcpts: sess.rcpts,
 	})
-	b.Write(raw)
+	msg.prepend(b.Bytes())
 	ctx, cancel := storeCtx()
 	defer cancel()
-	if err := s.store.Deliver(ctx, sess.rcpts, b.Bytes()); err != nil {
+	if err := s.store.Deliver(ctx, sess.rcpts, msg.bytes()); err != nil {
 		s.log.Error("delivery failed", "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "err", err)
 		return errStoreFailed
 	}
-	s.log.Info("delivered", "id", id, "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "size", b.Len())
+	s.log.Info("delivered", "id", id, "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "size", len(msg.bytes()))
 	return nil
 }
 
 // submit is the submission role: the header From must be the account's;
 // local recipients get the mail at once, the rest goes into the queue.
-func (sess *session) submit(raw []byte) error {
+func (sess *session) submit(msg *dataMsg) error {
 	s := sess.srv
+	raw := msg.bytes()
 	if err := checkHeaderFrom(raw, sess.user); err != nil {
 		sess.refuse("message refused", sess.from, err.Error())
 		return replyf(550, smtp.EnhancedCode{5, 7, 1}, "%v", err)
@@ -285,11 +285,13 @@ func (sess *session) submit(raw []byte) error {
 	if sess.tls {
 		proto = "ESMTPSA"
 	}
-	var msg bytes.Buffer
-	msg.Grow(len(raw) + 512)
-	writeReceived(&msg, receivedFields{by: s.hostname, proto: proto, id: id})
-	writeMissingHeaders(&msg, raw, s.hostname)
-	msg.Write(raw)
+	var trace bytes.Buffer
+	writeReceived(&trace, receivedFields{by: s.hostname, proto: proto, id: id})
+	writeMissingHeaders(&trace, raw, s.hostname)
+	msg.prepend(trace.Bytes())
+	// What goes out to other domains; the local copy gets a Return-Path in
+	// front of it, which leaves these bytes as they are.
+	outbound := msg.bytes()
 
 	var local, remote []string
 	for _, r := range sess.rcpts {
@@ -307,10 +309,9 @@ func (sess *session) submit(raw []byte) error {
 	// which is the at-least-once promise of SMTP.
 	if len(local) > 0 {
 		var b bytes.Buffer
-		b.Grow(msg.Len() + 64)
 		writeReturnPath(&b, sess.from)
-		b.Write(msg.Bytes())
-		if err := s.store.Deliver(ctx, local, b.Bytes()); err != nil {
+		msg.prepend(b.Bytes())
+		if err := s.store.Deliver(ctx, local, msg.bytes()); err != nil {
 			s.log.Error("delivery failed", "user", sess.user, "rcpts", local, "err", err)
 			return errStoreFailed
 		}
@@ -318,12 +319,12 @@ func (sess *session) submit(raw []byte) error {
 	var qid uint64
 	if len(remote) > 0 {
 		var err error
-		if qid, err = s.queue.Enqueue(ctx, sess.from, remote, msg.Bytes()); err != nil {
+		if qid, err = s.queue.Enqueue(ctx, sess.from, remote, outbound); err != nil {
 			s.log.Error("enqueue failed", "user", sess.user, "rcpts", remote, "err", err)
 			return errStoreFailed
 		}
 	}
-	args := []any{"id", id, "client", sess.client(), "user", sess.user, "from", sess.from, "size", msg.Len()}
+	args := []any{"id", id, "client", sess.client(), "user", sess.user, "from", sess.from, "size", len(outbound)}
 	if len(local) > 0 {
 		args = append(args, "local", local)
 	}
