@@ -534,4 +534,3 @@ func freePort(b *testing.B) *net.TCPAddr {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr)
 }
-
