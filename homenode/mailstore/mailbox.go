@@ -218,11 +218,7 @@ func (s *Store) Mailboxes(ctx context.Context, addr string) ([]MailboxInfo, erro
 		return nil, err
 	}
 	var out []MailboxInfo
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
 		subs := u.Bucket(bucketSubs)
 		return u.Bucket(bucketNames).ForEach(func(k, v []byte) error {
 			id, ok := keyU64(v)
@@ -253,11 +249,7 @@ func (s *Store) Subscriptions(ctx context.Context, addr string) ([]string, error
 		return nil, err
 	}
 	var out []string
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
 		return u.Bucket(bucketSubs).ForEach(func(k, _ []byte) error {
 			out = append(out, string(k))
 			return nil
@@ -268,19 +260,11 @@ func (s *Store) Subscriptions(ctx context.Context, addr string) ([]string, error
 
 // CreateMailbox creates a mailbox, and its missing superior names.
 func (s *Store) CreateMailbox(ctx context.Context, addr, name string) error {
-	addr, err := normAddr(addr)
+	addr, name, err := normAddrMailbox(addr, name)
 	if err != nil {
 		return err
 	}
-	name, err = normMailboxName(name)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		if u.Bucket(bucketNames).Get([]byte(name)) != nil {
 			return fmt.Errorf("%w: %q", ErrMailboxExists, name)
 		}
@@ -291,22 +275,14 @@ func (s *Store) CreateMailbox(ctx context.Context, addr, name string) error {
 // DeleteMailbox deletes a mailbox and its messages. INBOX cannot be
 // deleted, nor a mailbox with inferior names (delete those first).
 func (s *Store) DeleteMailbox(ctx context.Context, addr, name string) error {
-	addr, err := normAddr(addr)
-	if err != nil {
-		return err
-	}
-	name, err = normMailboxName(name)
+	addr, name, err := normAddrMailbox(addr, name)
 	if err != nil {
 		return err
 	}
 	if name == Inbox {
 		return ErrCannotDeleteInbox
 	}
-	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		id, err := mailboxID(u, name)
 		if err != nil {
 			return err
@@ -335,11 +311,8 @@ func hasChildren(names *bolt.Bucket, name string) bool {
 // moves its messages into a new mailbox of the new name and leaves INBOX
 // empty (RFC 3501 6.3.5).
 func (s *Store) RenameMailbox(ctx context.Context, addr, oldName, newName string) error {
-	addr, err := normAddr(addr)
+	addr, oldName, err := normAddrMailbox(addr, oldName)
 	if err != nil {
-		return err
-	}
-	if oldName, err = normMailboxName(oldName); err != nil {
 		return err
 	}
 	if newName, err = normMailboxName(newName); err != nil {
@@ -348,11 +321,7 @@ func (s *Store) RenameMailbox(ctx context.Context, addr, oldName, newName string
 	if newName == Inbox || strings.HasPrefix(newName, oldName+Delim) {
 		return fmt.Errorf("%w: cannot rename %q to %q", ErrInvalidMailboxName, oldName, newName)
 	}
-	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		names := u.Bucket(bucketNames)
 		if _, err := mailboxID(u, oldName); err != nil {
 			return err
@@ -427,19 +396,11 @@ func (s *Store) renameInbox(u *bolt.Bucket, ev *events, addr, newName string) er
 
 // SetSubscribed subscribes (the mailbox must exist) or unsubscribes a name.
 func (s *Store) SetSubscribed(ctx context.Context, addr, name string, subscribed bool) error {
-	addr, err := normAddr(addr)
+	addr, name, err := normAddrMailbox(addr, name)
 	if err != nil {
 		return err
 	}
-	name, err = normMailboxName(name)
-	if err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		if !subscribed {
 			return u.Bucket(bucketSubs).Delete([]byte(name))
 		}
@@ -453,19 +414,12 @@ func (s *Store) SetSubscribed(ctx context.Context, addr, name string, subscribed
 // MailboxStatus counts the messages of a mailbox.
 func (s *Store) MailboxStatus(ctx context.Context, addr, name string) (MailboxStatus, error) {
 	st := MailboxStatus{}
-	addr, err := normAddr(addr)
+	addr, name, err := normAddrMailbox(addr, name)
 	if err != nil {
 		return st, err
 	}
-	if name, err = normMailboxName(name); err != nil {
-		return st, err
-	}
 	st.Name = name
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
 		mb, err := openMailbox(u, addr, name)
 		if err != nil {
 			return err
@@ -495,22 +449,15 @@ func (s *Store) MailboxStatus(ctx context.Context, addr, name string) (MailboxSt
 // internal date (now if zero), and returns the mailbox's UIDVALIDITY and the
 // new UID.
 func (s *Store) Append(ctx context.Context, addr, mailbox string, raw []byte, flags []string, date time.Time) (uidValidity, uid uint32, err error) {
-	addr, err = normAddr(addr)
+	addr, mailbox, err = normAddrMailbox(addr, mailbox)
 	if err != nil {
-		return 0, 0, err
-	}
-	if mailbox, err = normMailboxName(mailbox); err != nil {
 		return 0, 0, err
 	}
 	fs, err := parseFlags(flags)
 	if err != nil {
 		return 0, 0, err
 	}
-	err = s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		mb, err := openMailbox(u, addr, mailbox)
 		if err != nil {
 			return err

@@ -57,8 +57,8 @@ func (s *Store) Messages(ctx context.Context, addr string, id uint64, uids []uin
 		return nil, err
 	}
 	var out []MessageInfo
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		mb, err := mailboxOf(tx, addr, id)
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
+		mb, err := mailboxByID(u, addr, id)
 		if err != nil {
 			return err
 		}
@@ -75,8 +75,8 @@ func (s *Store) MessageRaw(ctx context.Context, addr string, id uint64, uid uint
 		return nil, err
 	}
 	var raw []byte
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		mb, err := mailboxOf(tx, addr, id)
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
+		mb, err := mailboxByID(u, addr, id)
 		if err != nil {
 			return err
 		}
@@ -85,18 +85,10 @@ func (s *Store) MessageRaw(ctx context.Context, addr string, id uint64, uid uint
 			return fmt.Errorf("%w: UID %d", ErrNoSuchMessage, uid)
 		}
 		raw = bytes.Clone(v)
-		s.unmapValue(tx, v)
+		s.unmapValue(u.Tx(), v)
 		return nil
 	})
 	return raw, err
-}
-
-func mailboxOf(tx *bolt.Tx, addr string, id uint64) (*mbox, error) {
-	u, err := userBucket(tx, addr)
-	if err != nil {
-		return nil, err
-	}
-	return mailboxByID(u, addr, id)
 }
 
 // FlagOp says how UpdateFlags combines the given flags with a message's.
@@ -126,9 +118,9 @@ func (s *Store) UpdateFlags(ctx context.Context, addr string, id uint64, uids []
 		return nil, err
 	}
 	var out []MessageInfo
-	err = s.update(ctx, func(tx *bolt.Tx, ev *events) error {
+	err = s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		out = out[:0]
-		mb, err := mailboxOf(tx, addr, id)
+		mb, err := mailboxByID(u, addr, id)
 		if err != nil {
 			return err
 		}
@@ -187,9 +179,9 @@ func (s *Store) Expunge(ctx context.Context, addr string, id uint64, uids []uint
 		return nil, err
 	}
 	var gone []uint32
-	err = s.update(ctx, func(tx *bolt.Tx, ev *events) error {
+	err = s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		gone = gone[:0]
-		mb, err := mailboxOf(tx, addr, id)
+		mb, err := mailboxByID(u, addr, id)
 		if err != nil {
 			return err
 		}
@@ -235,18 +227,11 @@ func (s *Store) Move(ctx context.Context, addr string, id uint64, uids []uint32,
 
 func (s *Store) copyOrMove(ctx context.Context, addr string, id uint64, uids []uint32, dest string, move bool) (CopyResult, error) {
 	var res CopyResult
-	addr, err := normAddr(addr)
+	addr, dest, err := normAddrMailbox(addr, dest)
 	if err != nil {
 		return res, err
 	}
-	if dest, err = normMailboxName(dest); err != nil {
-		return res, err
-	}
-	err = s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		src, err := mailboxByID(u, addr, id)
 		if err != nil {
 			return err

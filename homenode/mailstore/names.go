@@ -34,6 +34,17 @@ func normAddr(addr string) (string, error) {
 	return a, nil
 }
 
+// normAddrMailbox normalises an address and the name of one of its
+// mailboxes.
+func normAddrMailbox(addr, name string) (string, string, error) {
+	addr, err := normAddr(addr)
+	if err != nil {
+		return "", "", err
+	}
+	name, err = normMailboxName(name)
+	return addr, name, err
+}
+
 // normMailboxName checks a mailbox name and returns its canonical form:
 // "INBOX" in upper case whatever the client wrote (also as the first
 // hierarchy level), a trailing delimiter removed.

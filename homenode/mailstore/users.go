@@ -27,6 +27,30 @@ func userBucket(tx *bolt.Tx, addr string) (*bolt.Bucket, error) {
 	return u, nil
 }
 
+// viewUser runs fn in a read-only transaction on the bucket of the
+// normalised address addr.
+func (s *Store) viewUser(ctx context.Context, addr string, fn func(u *bolt.Bucket) error) error {
+	return s.view(ctx, func(tx *bolt.Tx) error {
+		u, err := userBucket(tx, addr)
+		if err != nil {
+			return err
+		}
+		return fn(u)
+	})
+}
+
+// updateUser runs fn in a write transaction on the bucket of the
+// normalised address addr.
+func (s *Store) updateUser(ctx context.Context, addr string, fn func(u *bolt.Bucket, ev *events) error) error {
+	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
+		u, err := userBucket(tx, addr)
+		if err != nil {
+			return err
+		}
+		return fn(u, ev)
+	})
+}
+
 // AddUser creates a user with its INBOX.
 func (s *Store) AddUser(ctx context.Context, addr, passwordHash string) error {
 	addr, err := normAddr(addr)
@@ -66,11 +90,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, addr, passwordHash string) 
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
 		return u.Put(keyPassword, []byte(passwordHash))
 	})
 }
@@ -82,12 +102,8 @@ func (s *Store) DeleteUser(ctx context.Context, addr string) error {
 	if err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx, ev *events) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
-		err = u.Bucket(bucketBoxes).ForEachBucket(func(k []byte) error {
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
+		err := u.Bucket(bucketBoxes).ForEachBucket(func(k []byte) error {
 			if id, ok := keyU64(k); ok {
 				ev.add(mailboxKey{addr: addr, id: id}, Change{Kind: MailboxDeleted}, nil)
 			}
@@ -96,7 +112,7 @@ func (s *Store) DeleteUser(ctx context.Context, addr string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketUsers).DeleteBucket([]byte(addr)); err != nil {
+		if err := u.Tx().Bucket(bucketUsers).DeleteBucket([]byte(addr)); err != nil {
 			return fmt.Errorf("delete user %s: %w", addr, err)
 		}
 		return nil
@@ -110,11 +126,7 @@ func (s *Store) PasswordHash(ctx context.Context, addr string) (string, error) {
 		return "", err
 	}
 	var hash string
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
 		hash = string(u.Get(keyPassword))
 		return nil
 	})

@@ -74,20 +74,12 @@ type Snapshot struct {
 // the change returns to its caller; it must not block and must not call the
 // Store. After Watcher.Close returns, fn is not called again.
 func (s *Store) Watch(ctx context.Context, addr, mailbox string, fn func([]Change)) (*Watcher, *Snapshot, error) {
-	addr, err := normAddr(addr)
-	if err != nil {
-		return nil, nil, err
-	}
-	mailbox, err = normMailboxName(mailbox)
+	addr, mailbox, err := normAddrMailbox(addr, mailbox)
 	if err != nil {
 		return nil, nil, err
 	}
 	var id uint64
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
 		id, err = mailboxID(u, mailbox)
 		return err
 	})
@@ -105,11 +97,7 @@ func (s *Store) Watch(ctx context.Context, addr, mailbox string, fn func([]Chang
 	s.watchMu.Unlock()
 
 	snap := &Snapshot{ID: id, Name: mailbox}
-	err = s.view(ctx, func(tx *bolt.Tx) error {
-		u, err := userBucket(tx, addr)
-		if err != nil {
-			return err
-		}
+	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
 		mb, err := mailboxByID(u, addr, id)
 		if err != nil {
 			return err
