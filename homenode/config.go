@@ -267,24 +267,44 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 // Validate checks the rules that span keys and fills defaults. It repeats the
 // per-value checks too, for configs built in code.
 func (c *Config) Validate() error {
-	bad := func(key, format string, args ...any) error {
-		return &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)}
-	}
 	if c.Dir == "" {
-		return bad("data", "no data directory")
+		return badKey("data", "no data directory")
 	}
+	for _, step := range []func() error{
+		c.validateDomains,
+		c.validateLimits,
+		c.validateListeners,
+		c.validateKeys,
+		c.validateMX,
+		c.validateSmarthost,
+	} {
+		if err := step(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// badKey is a ConfigError about key.
+func badKey(key, format string, args ...any) error {
+	return &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)}
+}
+
+// validateDomains lower-cases the mail domains and defaults the hostname to
+// the first.
+func (c *Config) validateDomains() error {
 	if len(c.Domains) == 0 {
-		return bad("domains", "at least one mail domain is required")
+		return badKey("domains", "at least one mail domain is required")
 	}
 	seen := map[Domain]bool{}
 	for i, d := range c.Domains {
 		d = Domain(strings.ToLower(string(d)))
 		c.Domains[i] = d
 		if err := checkDomain(string(d)); err != nil {
-			return bad("domains", "%v", err)
+			return badKey("domains", "%v", err)
 		}
 		if seen[d] {
-			return bad("domains", "%q listed twice", d)
+			return badKey("domains", "%q listed twice", d)
 		}
 		seen[d] = true
 	}
@@ -292,75 +312,102 @@ func (c *Config) Validate() error {
 		c.Hostname = string(c.Domains[0])
 	}
 	if err := checkDomain(c.Hostname); err != nil {
-		return bad("hostname", "%v", err)
+		return badKey("hostname", "%v", err)
 	}
+	return nil
+}
+
+// validateLimits fills in the default sizes.
+func (c *Config) validateLimits() error {
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
 	}
 	if c.MaxMessageSize < 0 {
-		return bad("max_message_size", "must be positive")
+		return badKey("max_message_size", "must be positive")
 	}
 	if c.MemoryLimit == 0 {
 		c.MemoryLimit = DefaultMemoryLimit
 	}
 	if c.MemoryLimit < 0 {
-		return bad("memory_limit", "must be positive")
+		return badKey("memory_limit", "must be positive")
 	}
+	return nil
+}
+
+// validateListeners wants at least one listener, plain ones on loopback.
+func (c *Config) validateListeners() error {
 	someListener := false
 	for _, l := range c.Listeners() {
 		if l.Plain {
 			if err := checkLoopback(l.Addr); err != nil {
-				return bad("listen."+l.Name, "%v", err)
+				return badKey("listen."+l.Name, "%v", err)
 			}
 		} else if err := checkHostPort(l.Addr); err != nil {
-			return bad("listen."+l.Name, "%v", err)
+			return badKey("listen."+l.Name, "%v", err)
 		}
 		if l.Addr != "" {
 			someListener = true
 		}
 	}
 	if !someListener {
-		return bad("listen", "no listener configured")
+		return badKey("listen", "no listener configured")
 	}
+	return nil
+}
+
+// validateKeys wants the TLS and DKIM key files named.
+func (c *Config) validateKeys() error {
 	if c.TLS.Cert == "" || c.TLS.Key == "" {
-		return bad("tls", "cert and key are both required (homenode init makes a self-signed pair)")
+		return badKey("tls", "cert and key are both required (homenode init makes a self-signed pair)")
 	}
 	if c.DKIM.Selector == "" || c.DKIM.Key == "" {
-		return bad("dkim", "selector and key are both required (homenode init makes a key)")
+		return badKey("dkim", "selector and key are both required (homenode init makes a key)")
 	}
 	if err := checkDomain(c.DKIM.Selector); err != nil {
-		return bad("dkim.selector", "%v", err)
+		return badKey("dkim.selector", "%v", err)
 	}
+	return nil
+}
+
+// validateMX checks the static MX addresses by domain.
+func (c *Config) validateMX() error {
 	for dom, addr := range c.MX {
 		if err := checkDomain(strings.ToLower(dom)); err != nil {
-			return bad("mx", "%v", err)
+			return badKey("mx", "%v", err)
 		}
 		if addr == "" {
-			return bad("mx."+dom, "empty address")
+			return badKey("mx."+dom, "empty address")
 		}
 		if err := checkHostPort(string(addr)); err != nil {
-			return bad("mx."+dom, "%v", err)
+			return badKey("mx."+dom, "%v", err)
 		}
 	}
-	if s := c.Smarthost; s != nil {
-		if s.Addr == "" {
-			return bad("smarthost.addr", "required when [smarthost] is present")
+	return nil
+}
+
+// validateSmarthost allows clear text to a smarthost on loopback only.
+func (c *Config) validateSmarthost() error {
+	s := c.Smarthost
+	if s == nil {
+		return nil
+	}
+	if s.Addr == "" {
+		return badKey("smarthost.addr", "required when [smarthost] is present")
+	}
+	if err := checkHostPort(string(s.Addr)); err != nil {
+		return badKey("smarthost.addr", "%v", err)
+	}
+	switch s.TLS {
+	case "", "starttls", "implicit":
+	case "none":
+		if err := checkLoopback(string(s.Addr)); err != nil {
+			return badKey("smarthost.tls", "\"none\" sends the password in clear text: %v", err)
 		}
-		if err := checkHostPort(string(s.Addr)); err != nil {
-			return bad("smarthost.addr", "%v", err)
-		}
-		switch s.TLS {
-		case "", "starttls", "implicit":
-		case "none":
-			if err := checkLoopback(string(s.Addr)); err != nil {
-				return bad("smarthost.tls", "\"none\" sends the password in clear text: %v", err)
-			}
-		default:
-			return bad("smarthost.tls", "%q: want starttls, implicit or none", s.TLS)
-		}
-		if (s.User == "") != (s.Password == "") {
-			return bad("smarthost", "user and password go together")
-		}
+	default:
+		return badKey("smarthost.tls", "%q: want starttls, implicit or none", s.TLS)
+	}
+	if (s.User == "") != (s.Password == "") {
+		return badKey("smarthost", "user and password go together")
 	}
 	return nil
 }

@@ -78,87 +78,19 @@ func Init(o InitOptions) (*InitResult, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	cfg := &Config{Dir: o.Dir, Hostname: o.Hostname, Domains: []Domain{Domain(o.Domain)}}
-	cfg.TLS = TLSFiles{Cert: certFile, Key: certKeyFile}
-	cfg.DKIM = DKIM{Selector: DefaultDKIMSelector, Key: dkimKeyFile}
-	pick := func(v, def string) string {
-		switch v {
-		case "":
-			return def
-		case "off":
-			return ""
-		}
-		return v
-	}
-	cfg.MaxMessageSize = DefaultMaxMessageSize
-	cfg.MemoryLimit = DefaultMemoryLimit
-	if o.Plain {
-		cfg.Listen = Listen{
-			SMTP:            Addr(pick(o.SMTP, DefaultPlainSMTP)),
-			PlainSubmission: LoopbackAddr(pick(o.Submission, DefaultPlainSubmission)),
-			PlainIMAP:       LoopbackAddr(pick(o.IMAP, DefaultPlainIMAP)),
-			Submissions:     Addr(pick(o.Submissions, "")),
-			IMAPS:           Addr(pick(o.IMAPS, "")),
-		}
-	} else {
-		cfg.Listen = Listen{
-			SMTP:        Addr(pick(o.SMTP, DefaultSMTP)),
-			Submission:  Addr(pick(o.Submission, DefaultSubmission)),
-			Submissions: Addr(pick(o.Submissions, DefaultSubmissions)),
-			IMAP:        Addr(pick(o.IMAP, DefaultIMAP)),
-			IMAPS:       Addr(pick(o.IMAPS, DefaultIMAPS)),
-		}
-	}
-	if err := cfg.Validate(); err != nil {
-		var ce *ConfigError
-		if errors.As(err, &ce) {
-			ce.Key = initFlagName(ce.Key)
-		}
+	cfg, err := initConfig(o)
+	if err != nil {
 		return nil, err
 	}
-
 	cfgPath := filepath.Join(o.Dir, ConfigFile)
 	if _, err := os.Stat(cfgPath); err == nil {
 		return nil, fmt.Errorf("%w: %s exists", ErrAlreadyInitialised, cfgPath)
 	}
-	for _, d := range []string{o.Dir, filepath.Join(o.Dir, "tls"), filepath.Join(o.Dir, "dkim")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
-			return nil, fmt.Errorf("init: %w", err)
-		}
-		if err := os.Chmod(d, 0o700); err != nil {
-			return nil, fmt.Errorf("init: %w", err)
-		}
-	}
-
-	var addrs []string
-	for _, l := range cfg.Listeners() {
-		addrs = append(addrs, l.Addr)
-	}
-	certPEM, keyPEM, err := GenerateCert(CertNames(cfg.Hostname, cfg.DomainNames(), addrs), o.Now)
-	if err != nil {
+	if err := makePrivateDirs(o.Dir, filepath.Join(o.Dir, "tls"), filepath.Join(o.Dir, "dkim")); err != nil {
 		return nil, err
 	}
-	dkimPEM, err := GenerateDKIMKey()
-	if err != nil {
+	if err := writeInitFiles(cfg, cfgPath, o.Now); err != nil {
 		return nil, err
-	}
-	text, err := RenderConfig(cfg)
-	if err != nil {
-		return nil, err
-	}
-	// Keys first, config last: a config on disk means init finished.
-	for _, f := range []struct {
-		path string
-		data []byte
-	}{
-		{cfg.Path(cfg.TLS.Cert), certPEM},
-		{cfg.Path(cfg.TLS.Key), keyPEM},
-		{cfg.Path(cfg.DKIM.Key), dkimPEM},
-		{cfgPath, text},
-	} {
-		if err := writeFileSync(f.path, f.data, 0o600); err != nil {
-			return nil, fmt.Errorf("init: %w", err)
-		}
 	}
 	fp, err := CertFingerprint(cfg.Path(cfg.TLS.Cert))
 	if err != nil {
@@ -173,6 +105,105 @@ func Init(o InitOptions) (*InitResult, error) {
 		return nil, err
 	}
 	return &InitResult{Config: cfg, ConfigPath: cfgPath, CertFingerprint: fp, DKIM: recs}, nil
+}
+
+// initConfig makes the configuration that Init writes, checked, with errors
+// naming the init flags.
+func initConfig(o InitOptions) (*Config, error) {
+	cfg := &Config{Dir: o.Dir, Hostname: o.Hostname, Domains: []Domain{Domain(o.Domain)}}
+	cfg.TLS = TLSFiles{Cert: certFile, Key: certKeyFile}
+	cfg.DKIM = DKIM{Selector: DefaultDKIMSelector, Key: dkimKeyFile}
+	cfg.MaxMessageSize = DefaultMaxMessageSize
+	cfg.MemoryLimit = DefaultMemoryLimit
+	cfg.Listen = initListen(o)
+	if err := cfg.Validate(); err != nil {
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			ce.Key = initFlagName(ce.Key)
+		}
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// initListen picks the listen addresses: a flag's value, the default if it
+// is empty, none if it is "off".
+func initListen(o InitOptions) Listen {
+	pick := func(v, def string) string {
+		switch v {
+		case "":
+			return def
+		case "off":
+			return ""
+		}
+		return v
+	}
+	if o.Plain {
+		return Listen{
+			SMTP:            Addr(pick(o.SMTP, DefaultPlainSMTP)),
+			PlainSubmission: LoopbackAddr(pick(o.Submission, DefaultPlainSubmission)),
+			PlainIMAP:       LoopbackAddr(pick(o.IMAP, DefaultPlainIMAP)),
+			Submissions:     Addr(pick(o.Submissions, "")),
+			IMAPS:           Addr(pick(o.IMAPS, "")),
+		}
+	}
+	return Listen{
+		SMTP:        Addr(pick(o.SMTP, DefaultSMTP)),
+		Submission:  Addr(pick(o.Submission, DefaultSubmission)),
+		Submissions: Addr(pick(o.Submissions, DefaultSubmissions)),
+		IMAP:        Addr(pick(o.IMAP, DefaultIMAP)),
+		IMAPS:       Addr(pick(o.IMAPS, DefaultIMAPS)),
+	}
+}
+
+// makePrivateDirs creates dirs readable by the owner only, also when they
+// already exist.
+func makePrivateDirs(dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+	}
+	return nil
+}
+
+// writeInitFiles generates the TLS certificate and the DKIM key and writes
+// them with the configuration to cfgPath.
+func writeInitFiles(cfg *Config, cfgPath string, now time.Time) error {
+	var addrs []string
+	for _, l := range cfg.Listeners() {
+		addrs = append(addrs, l.Addr)
+	}
+	certPEM, keyPEM, err := GenerateCert(CertNames(cfg.Hostname, cfg.DomainNames(), addrs), now)
+	if err != nil {
+		return err
+	}
+	dkimPEM, err := GenerateDKIMKey()
+	if err != nil {
+		return err
+	}
+	text, err := RenderConfig(cfg)
+	if err != nil {
+		return err
+	}
+	// Keys first, config last: a config on disk means init finished.
+	for _, f := range []struct {
+		path string
+		data []byte
+	}{
+		{cfg.Path(cfg.TLS.Cert), certPEM},
+		{cfg.Path(cfg.TLS.Key), keyPEM},
+		{cfg.Path(cfg.DKIM.Key), dkimPEM},
+		{cfgPath, text},
+	} {
+		if err := writeFileSync(f.path, f.data, 0o600); err != nil {
+			return fmt.Errorf("init: %w", err)
+		}
+	}
+	return nil
 }
 
 // initFlagName maps a config key to the init flag that set it.

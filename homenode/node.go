@@ -2,6 +2,7 @@ package homenode
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -90,24 +91,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 		}
 	}()
 
-	// Bind everything before serving anything, so that a busy port fails
-	// the start cleanly.
-	specs := map[string]net.Listener{}
-	for _, spec := range cfg.Listeners() {
-		if spec.Addr == "" {
-			continue
-		}
-		var lc net.ListenConfig
-		l, lerr := lc.Listen(ctx, "tcp", spec.Addr)
-		if lerr != nil {
-			return nil, fmt.Errorf("listen.%s: %w", spec.Name, lerr)
-		}
-		listeners = append(listeners, l)
-		n.bound[spec.Name] = l.Addr()
-		if spec.ImplicitTLS {
-			l = tls.NewListener(l, tlsCfg)
-		}
-		specs[spec.Name] = l
+	specs, listeners, err := n.bind(ctx, tlsCfg)
+	if err != nil {
+		return nil, err
 	}
 	ctlL, err := listenControl(cfg)
 	if err != nil {
@@ -115,6 +101,44 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 	}
 	listeners = append(listeners, ctlL)
 
+	n.newServers(tlsCfg, dkimKey)
+	n.startQueue()
+	n.serve(specs)
+	n.ctl = &controlServer{l: ctlL, ops: adminOps{cfg: cfg, store: store, node: n}, log: log.With("role", "control")}
+	go n.ctl.serve()
+	log.Info("node started", "hostname", cfg.Hostname, "domains", cfg.DomainNames())
+	return n, nil
+}
+
+// bind binds every configured listener before anything is served, so that
+// a busy port fails the start cleanly. It returns the listeners to serve,
+// by name (TLS ones wrapped), and the bound sockets, also those bound before
+// a failure, for the caller to close.
+func (n *Node) bind(ctx context.Context, tlsCfg *tls.Config) (map[string]net.Listener, []net.Listener, error) {
+	specs := map[string]net.Listener{}
+	var bound []net.Listener
+	for _, spec := range n.cfg.Listeners() {
+		if spec.Addr == "" {
+			continue
+		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", spec.Addr)
+		if err != nil {
+			return nil, bound, fmt.Errorf("listen.%s: %w", spec.Name, err)
+		}
+		bound = append(bound, l)
+		n.bound[spec.Name] = l.Addr()
+		if spec.ImplicitTLS {
+			l = tls.NewListener(l, tlsCfg)
+		}
+		specs[spec.Name] = l
+	}
+	return specs, bound, nil
+}
+
+// newServers makes the queue and the SMTP and IMAP servers over the store.
+func (n *Node) newServers(tlsCfg *tls.Config, dkimKey crypto.Signer) {
+	cfg, store, log := n.cfg, n.store, n.log
 	auth := accounts.NewAuthenticator(store, log.With("role", "accounts"))
 	maxSize := int64(cfg.MaxMessageSize)
 	n.queue = queue.New(store, queue.Options{
@@ -139,17 +163,23 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 	n.imap = imapd.New(store, auth, imapOpts)
 	imapOpts.AllowInsecureAuth = true
 	n.plainIMAP = imapd.New(store, auth, imapOpts)
+}
 
+// startQueue runs the outgoing queue until Shutdown stops it.
+func (n *Node) startQueue() {
 	qctx, qstop := context.WithCancel(context.Background())
 	n.queueStop, n.queueDone = qstop, make(chan struct{})
 	go func() {
 		defer close(n.queueDone)
 		if err := n.queue.Run(qctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Error("queue stopped", "err", err)
+			n.log.Error("queue stopped", "err", err)
 		}
 	}()
+}
 
-	for _, spec := range cfg.Listeners() {
+// serve serves every bound listener, in the configured order.
+func (n *Node) serve(specs map[string]net.Listener) {
+	for _, spec := range n.cfg.Listeners() {
 		l := specs[spec.Name]
 		if l == nil {
 			continue
@@ -159,15 +189,11 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 		go func() {
 			defer n.serveWG.Done()
 			if err := serve(l); err != nil && !isClosedErr(err) {
-				log.Error("listener stopped", "listener", spec.Name, "err", err)
+				n.log.Error("listener stopped", "listener", spec.Name, "err", err)
 			}
 		}()
-		log.Info("listening", "listener", spec.Name, "addr", n.bound[spec.Name].String(), "security", spec.security())
+		n.log.Info("listening", "listener", spec.Name, "addr", n.bound[spec.Name].String(), "security", spec.security())
 	}
-	n.ctl = &controlServer{l: ctlL, ops: adminOps{cfg: cfg, store: store, node: n}, log: log.With("role", "control")}
-	go n.ctl.serve()
-	log.Info("node started", "hostname", cfg.Hostname, "domains", cfg.DomainNames())
-	return n, nil
 }
 
 func (n *Node) serverFor(spec ListenerSpec) func(net.Listener) error {

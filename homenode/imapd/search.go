@@ -177,72 +177,91 @@ func (m *candidate) entity() (*gomessage.Entity, error) {
 	return e, nil
 }
 
+// match reports whether the message meets every criterion of c.
 func (m *candidate) match(c *imap.SearchCriteria) (bool, error) {
+	if !m.matchInfo(c) {
+		return false, nil
+	}
+	if ok, err := m.matchContent(c); err != nil || !ok {
+		return false, err
+	}
+	return m.matchNotOr(c)
+}
+
+// matchInfo checks the criteria the store's record answers: UIDs, flags,
+// size and internal date.
+func (m *candidate) matchInfo(c *imap.SearchCriteria) bool {
 	for _, set := range c.UID {
 		if !set.Contains(imap.UID(m.info.UID)) {
-			return false, nil
+			return false
 		}
 	}
 	for _, f := range c.Flag {
 		if !hasFlag(m.info.Flags, string(f)) {
-			return false, nil
+			return false
 		}
 	}
 	for _, f := range c.NotFlag {
 		if hasFlag(m.info.Flags, string(f)) {
-			return false, nil
+			return false
 		}
 	}
 	if c.Larger != 0 && m.info.Size <= c.Larger {
-		return false, nil
+		return false
 	}
 	if c.Smaller != 0 && m.info.Size >= c.Smaller {
-		return false, nil
+		return false
 	}
-	if !dateIn(m.info.InternalDate, c.Since, c.Before) {
-		return false, nil
+	return dateIn(m.info.InternalDate, c.Since, c.Before)
+}
+
+// matchContent checks the criteria that read the message: header fields,
+// the sent date, body and text.
+func (m *candidate) matchContent(c *imap.SearchCriteria) (bool, error) {
+	if len(c.Header) == 0 && c.SentSince.IsZero() && c.SentBefore.IsZero() && len(c.Body) == 0 && len(c.Text) == 0 {
+		return true, nil
 	}
-	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() || len(c.Body) > 0 || len(c.Text) > 0 {
-		e, err := m.entity()
-		if err != nil {
-			return false, err
+	e, err := m.entity()
+	if err != nil {
+		return false, err
+	}
+	h := mail.Header{Header: e.Header}
+	for _, hc := range c.Header {
+		if !headerContains(h.FieldsByKey(hc.Key), hc.Value) {
+			return false, nil
 		}
-		h := mail.Header{Header: e.Header}
-		for _, hc := range c.Header {
-			if !headerContains(h.FieldsByKey(hc.Key), hc.Value) {
-				return false, nil
-			}
+	}
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		// Without a usable Date field, the internal date stands in
+		// (as in Dovecot).
+		t, err := h.Date()
+		if err != nil || t.IsZero() {
+			t = m.info.InternalDate
 		}
-		if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-			// Without a usable Date field, the internal date stands in
-			// (as in Dovecot).
-			t, err := h.Date()
-			if err != nil || t.IsZero() {
-				t = m.info.InternalDate
-			}
-			if !dateIn(t, c.SentSince, c.SentBefore) {
-				return false, nil
-			}
+		if !dateIn(t, c.SentSince, c.SentBefore) {
+			return false, nil
 		}
-		for _, text := range c.Body {
+	}
+	for _, q := range []struct {
+		texts   []string
+		headers bool
+	}{{c.Body, false}, {c.Text, true}} {
+		for _, text := range q.texts {
+			// Each search reads the body afresh: entityContains consumes it.
 			e, err := m.entity()
 			if err != nil {
 				return false, err
 			}
-			if !entityContains(e, text, false, 0) {
-				return false, nil
-			}
-		}
-		for _, text := range c.Text {
-			e, err := m.entity()
-			if err != nil {
-				return false, err
-			}
-			if !entityContains(e, text, true, 0) {
+			if !entityContains(e, text, q.headers, 0) {
 				return false, nil
 			}
 		}
 	}
+	return true, nil
+}
+
+// matchNotOr checks the NOT and OR criteria of c.
+func (m *candidate) matchNotOr(c *imap.SearchCriteria) (bool, error) {
 	for i := range c.Not {
 		ok, err := m.match(&c.Not[i])
 		if err != nil || ok {

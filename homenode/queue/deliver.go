@@ -209,54 +209,74 @@ func (q *Queue) attempt(ctx context.Context, d dest, from string, rcpts []string
 	defer conn.Close()
 	loopback := isLoopback(conn.RemoteAddr())
 
-	tlsOn := false
-	var c *smtp.Client
+	c, tlsOn, err := q.secure(ctx, d, conn, loopback)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	if err := q.hello(c, d, tlsOn, loopback); err != nil {
+		return nil, err
+	}
+	return transfer(c, d.host, tlsOn, from, rcpts, msg), nil
+}
+
+// secure starts TLS on conn as d asks (implicit, STARTTLS when offered, or
+// none) and returns the SMTP client over it and whether TLS is on.
+func (q *Queue) secure(ctx context.Context, d dest, conn net.Conn, loopback bool) (*smtp.Client, bool, error) {
 	switch {
 	case d.implicit:
 		tc := tls.Client(conn, d.tlsConfig)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			return nil, tempErr("4.7.5", "TLS with %s: %v", d.addr, err)
+			return nil, false, tempErr("4.7.5", "TLS with %s: %v", d.addr, err)
 		}
-		tlsOn = true
-		c = smtp.NewClient(tc)
+		return smtp.NewClient(tc), true, nil
 	case d.noTLS:
-		c = smtp.NewClient(conn)
-	default:
-		// STARTTLS is negotiated here because go-smtp's client can only
-		// STARTTLS unconditionally and after an "EHLO localhost".
-		startTLS, err := q.ehlo(conn)
-		if err != nil {
-			return nil, classify("greeting", err)
-		}
-		var c0 net.Conn = conn
-		if startTLS {
-			tc := tls.Client(conn, d.tlsConfig)
-			if err := tc.HandshakeContext(ctx); err != nil {
-				return nil, tempErr("4.7.5", "TLS with %s: %v", d.addr, err)
-			}
-			tlsOn, c0 = true, tc
-		} else if !d.allowPlain && !loopback {
-			return nil, tempErr("4.7.10", "%s offers no STARTTLS; mail is not sent in plain text", d.addr)
-		}
-		// The greeting was read above; go-smtp's client wants one.
-		c = smtp.NewClient(&greetedConn{Conn: c0, greeting: []byte("220 " + d.host + "\r\n")})
+		return smtp.NewClient(conn), false, nil
 	}
-	defer c.Close()
-	if err := c.Hello(q.opts.Hostname); err != nil {
-		return nil, classify("EHLO", err)
+	// STARTTLS is negotiated here because go-smtp's client can only
+	// STARTTLS unconditionally and after an "EHLO localhost".
+	startTLS, err := q.ehlo(conn)
+	if err != nil {
+		return nil, false, classify("greeting", err)
 	}
-	if d.user != "" {
-		if !tlsOn && !loopback {
-			return nil, tempErr("4.7.10", "refusing to send the smarthost password to %s without TLS", d.addr)
+	tlsOn := false
+	var c0 net.Conn = conn
+	if startTLS {
+		tc := tls.Client(conn, d.tlsConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, false, tempErr("4.7.5", "TLS with %s: %v", d.addr, err)
 		}
-		if err := c.Auth(sasl.NewPlainClient("", d.user, d.pass)); err != nil {
-			return nil, tempErr("4.7.8", "AUTH at %s: %v", d.addr, err)
-		}
+		tlsOn, c0 = true, tc
+	} else if !d.allowPlain && !loopback {
+		return nil, false, tempErr("4.7.10", "%s offers no STARTTLS; mail is not sent in plain text", d.addr)
 	}
+	// The greeting was read above; go-smtp's client wants one.
+	return smtp.NewClient(&greetedConn{Conn: c0, greeting: []byte("220 " + d.host + "\r\n")}), tlsOn, nil
+}
 
+// hello sends EHLO and, to a smarthost, logs in; the password only over TLS
+// or loopback.
+func (q *Queue) hello(c *smtp.Client, d dest, tlsOn, loopback bool) error {
+	if err := c.Hello(q.opts.Hostname); err != nil {
+		return classify("EHLO", err)
+	}
+	if d.user == "" {
+		return nil
+	}
+	if !tlsOn && !loopback {
+		return tempErr("4.7.10", "refusing to send the smarthost password to %s without TLS", d.addr)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", d.user, d.pass)); err != nil {
+		return tempErr("4.7.8", "AUTH at %s: %v", d.addr, err)
+	}
+	return nil
+}
+
+// transfer sends the message to rcpts and returns each recipient's outcome.
+func transfer(c *smtp.Client, host string, tlsOn bool, from string, rcpts []string, msg []byte) []result {
 	out := make([]result, len(rcpts))
 	for i, r := range rcpts {
-		out[i] = result{rcpt: r, host: d.host, tls: tlsOn}
+		out[i] = result{rcpt: r, host: host, tls: tlsOn}
 	}
 	setAll := func(err *deliveryError, only func(result) bool) []result {
 		for i := range out {
@@ -267,7 +287,7 @@ func (q *Queue) attempt(ctx context.Context, d dest, from string, rcpts []string
 		return out
 	}
 	if err := c.Mail(from, &smtp.MailOptions{Size: int64(len(msg))}); err != nil {
-		return setAll(classify("MAIL FROM", err), nil), nil
+		return setAll(classify("MAIL FROM", err), nil)
 	}
 	accepted := 0
 	for i, r := range rcpts {
@@ -280,22 +300,22 @@ func (q *Queue) attempt(ctx context.Context, d dest, from string, rcpts []string
 	}
 	if accepted == 0 {
 		c.Quit()
-		return out, nil
+		return out
 	}
 	notFailed := func(r result) bool { return r.err == nil }
 	w, err := c.Data()
 	if err != nil {
-		return setAll(classify("DATA", err), notFailed), nil
+		return setAll(classify("DATA", err), notFailed)
 	}
 	if _, err := w.Write(msg); err != nil {
 		w.Close()
-		return setAll(classify("DATA", err), notFailed), nil
+		return setAll(classify("DATA", err), notFailed)
 	}
 	if err := w.Close(); err != nil {
-		return setAll(classify("message", err), notFailed), nil
+		return setAll(classify("message", err), notFailed)
 	}
 	c.Quit()
-	return out, nil
+	return out
 }
 
 // ehlo reads the greeting, says EHLO and, when the server offers STARTTLS,
