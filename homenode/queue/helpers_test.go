@@ -9,11 +9,12 @@ import (
 	"log/slog"
 	"net"
 	"net/textproto"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 
 	"github.com/thingpost/thingpost/homenode/accounts"
 	"github.com/thingpost/thingpost/homenode/mailstore"
@@ -22,11 +23,7 @@ import (
 
 func newStore(t testing.TB, users ...string) *mailstore.Store {
 	t.Helper()
-	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := testutil.OpenStore(t)
 	for _, u := range users {
 		h, err := accounts.HashPassword("pw-" + u)
 		if err != nil {
@@ -39,32 +36,12 @@ func newStore(t testing.TB, users ...string) *mailstore.Store {
 	return st
 }
 
-// listen serves srv on a fresh loopback port (through wrap, if set).
-func listen(t testing.TB, srv *smtpd.Server, wrap func(net.Listener) net.Listener) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if wrap != nil {
-		l = wrap(l)
-	}
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-	})
-	return addr
-}
-
 // remoteMX is a second node: its own store and a real MX server.
 func remoteMX(t testing.TB, domain string, tlsCfg *tls.Config, users ...string) (*mailstore.Store, string) {
 	t.Helper()
 	st := newStore(t, users...)
 	srv := smtpd.NewMX(st, smtpd.MXOptions{Hostname: "mx." + domain, Domains: []string{domain}, TLSConfig: tlsCfg, Logger: slog.New(slog.DiscardHandler)})
-	return st, listen(t, srv, nil)
+	return st, testutil.Serve(t, srv, nil)
 }
 
 // clock is a settable clock for Options.Now.

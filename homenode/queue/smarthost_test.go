@@ -38,7 +38,7 @@ func TestSmarthost(t *testing.T) {
 			sub := smtpd.NewSubmission(provider, accounts.NewAuthenticator(provider, slog.New(slog.DiscardHandler)), smtpd.SubmissionOptions{
 				Hostname: "smtp.provider.test", Domains: []string{"remote.test"}, TLSConfig: tlsCfg, Queue: provider, Logger: slog.New(slog.DiscardHandler),
 			})
-			addr := listen(t, sub, tc.wrap)
+			addr := testutil.Serve(t, sub, tc.wrap)
 			q := New(home, Options{
 				Hostname:  "mail.home.test",
 				Smarthost: &Smarthost{Addr: addr, User: "alice@home.test", Pass: tc.pass, TLS: tc.mode, TLSConfig: &tls.Config{RootCAs: pool}},
@@ -73,7 +73,7 @@ func TestSmarthostCertificateChecked(t *testing.T) {
 	home := newStore(t, "alice@home.test")
 	provider := newStore(t, "alice@home.test", "dave@remote.test")
 	sub := smtpd.NewSubmission(provider, accounts.NewAuthenticator(provider, nil), smtpd.SubmissionOptions{Domains: []string{"remote.test"}, TLSConfig: tlsCfg, Logger: slog.New(slog.DiscardHandler)})
-	addr := listen(t, sub, nil)
+	addr := testutil.Serve(t, sub, nil)
 	// No RootCAs: the self-signed certificate must be refused, and the
 	// password never sent.
 	q := New(home, Options{Smarthost: &Smarthost{Addr: addr, User: "alice@home.test", Pass: "pw-alice@home.test"}, Logger: slog.New(slog.DiscardHandler)})

@@ -28,7 +28,7 @@ type node struct {
 func newNode(t *testing.T, domain, user string) *node {
 	t.Helper()
 	n := &node{domain: domain, user: user, st: newStore(t, user)}
-	n.mx = listen(t, smtpd.NewMX(n.st, smtpd.MXOptions{Hostname: "mail." + domain, Domains: []string{domain}, Logger: slog.New(slog.DiscardHandler)}), nil)
+	n.mx = testutil.Serve(t, smtpd.NewMX(n.st, smtpd.MXOptions{Hostname: "mail." + domain, Domains: []string{domain}, Logger: slog.New(slog.DiscardHandler)}), nil)
 	return n
 }
 
@@ -39,7 +39,7 @@ func (n *node) start(t *testing.T, static map[string]string) {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	q := New(n.st, Options{Hostname: "mail." + n.domain, StaticMX: static, DKIM: &DKIM{Selector: "homenode", Signer: key}, Logger: log})
 	run(t, q)
-	n.submission = listen(t, smtpd.NewSubmission(n.st, accounts.NewAuthenticator(n.st, log), smtpd.SubmissionOptions{
+	n.submission = testutil.Serve(t, smtpd.NewSubmission(n.st, accounts.NewAuthenticator(n.st, log), smtpd.SubmissionOptions{
 		Hostname: "mail." + n.domain, Domains: []string{n.domain}, AllowInsecureAuth: true, Queue: q, Logger: log,
 	}), nil)
 }

@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/thingpost/thingpost/internal/testutil"
 
@@ -19,16 +16,6 @@ import (
 	"github.com/thingpost/thingpost/homenode/accounts"
 	"github.com/thingpost/thingpost/homenode/mailstore"
 )
-
-func newStore(t testing.TB) *mailstore.Store {
-	t.Helper()
-	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	return st
-}
 
 func addUser(t testing.TB, st *mailstore.Store, addr, pw string) {
 	t.Helper()
@@ -43,31 +30,6 @@ func addUser(t testing.TB, st *mailstore.Store, addr, pw string) {
 
 func testLogger(buf *testutil.SyncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(buf, nil))
-}
-
-// serve starts srv on a loopback listener (wrapped by wrap, if not nil) and
-// returns its address; the server is shut down at the end of the test.
-func serve(t testing.TB, srv *Server, wrap func(net.Listener) net.Listener) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	if wrap != nil {
-		l = wrap(l)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-done; err != nil {
-			t.Errorf("Serve returned %v after Shutdown, want nil", err)
-		}
-	})
-	return addr
 }
 
 func clientTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }

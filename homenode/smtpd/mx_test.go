@@ -12,12 +12,12 @@ import (
 )
 
 func TestMX(t *testing.T) {
-	st := newStore(t)
+	st := testutil.OpenStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	addUser(t, st, "bob@home.test", "pw-bob")
 	var logs testutil.SyncBuffer
 	srv := NewMX(st, MXOptions{Hostname: "mx.home.test", Domains: []string{"home.test"}, MaxSize: 8 << 10, Logger: testLogger(&logs)})
-	addr := serve(t, srv, nil)
+	addr := testutil.Serve(t, srv, nil)
 
 	c := dial(t, addr)
 	if err := c.Hello("sender.example"); err != nil {

@@ -29,7 +29,7 @@ type submissionEnv struct {
 
 func newSubmission(t testing.TB, opts SubmissionOptions, wrap func(net.Listener) net.Listener) *submissionEnv {
 	t.Helper()
-	st := newStore(t)
+	st := testutil.OpenStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	addUser(t, st, "bob@home.test", "pw-bob")
 	logs := &testutil.SyncBuffer{}
@@ -40,7 +40,7 @@ func newSubmission(t testing.TB, opts SubmissionOptions, wrap func(net.Listener)
 	}
 	opts.Queue = st
 	srv := NewSubmission(st, accounts.NewAuthenticator(st, opts.Logger), opts)
-	return &submissionEnv{st: st, logs: logs, srv: srv, addr: serve(t, srv, wrap)}
+	return &submissionEnv{st: st, logs: logs, srv: srv, addr: testutil.Serve(t, srv, wrap)}
 }
 
 func (e *submissionEnv) login(t testing.TB, user, pass string) *smtp.Client {
@@ -216,10 +216,10 @@ func TestSubmissionDelivery(t *testing.T) {
 }
 
 func TestSubmissionNoQueue(t *testing.T) {
-	st := newStore(t)
+	st := testutil.OpenStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	srv := NewSubmission(st, accounts.NewAuthenticator(st, nil), SubmissionOptions{Domains: []string{"home.test"}, AllowInsecureAuth: true})
-	c := dial(t, serve(t, srv, nil))
+	c := dial(t, testutil.Serve(t, srv, nil))
 	if err := c.Auth(sasl.NewPlainClient("", "alice@home.test", "pw-alice")); err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +276,7 @@ func TestSubmissionTLS(t *testing.T) {
 	})
 
 	t.Run("insecure auth only on loopback", func(t *testing.T) {
-		st := newStore(t)
+		st := testutil.OpenStore(t)
 		srv := NewSubmission(st, accounts.NewAuthenticator(st, nil), SubmissionOptions{AllowInsecureAuth: true})
 		l, err := net.Listen("tcp", "0.0.0.0:0")
 		if err != nil {
@@ -289,7 +289,7 @@ func TestSubmissionTLS(t *testing.T) {
 }
 
 func TestShutdown(t *testing.T) {
-	st := newStore(t)
+	st := testutil.OpenStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	var logs testutil.SyncBuffer
 	srv := NewMX(st, MXOptions{Domains: []string{"home.test"}, Logger: testLogger(&logs)})
@@ -362,10 +362,10 @@ func TestShutdown(t *testing.T) {
 }
 
 func TestShutdownDeadline(t *testing.T) {
-	st := newStore(t)
+	st := testutil.OpenStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
 	srv := NewMX(st, MXOptions{Domains: []string{"home.test"}, Logger: testLogger(&testutil.SyncBuffer{})})
-	addr := serve(t, srv, nil)
+	addr := testutil.Serve(t, srv, nil)
 	// A client that opens a transaction and then stalls.
 	a := dial(t, addr)
 	if err := a.Mail("carol@sender.example", nil); err != nil {

@@ -2,10 +2,23 @@ package testutil
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
 )
+
+// OpenStore opens a mail store in a fresh temporary directory; it is closed
+// at the end of the test.
+func OpenStore(t testing.TB) *mailstore.Store {
+	t.Helper()
+	st, err := mailstore.Open(filepath.Join(t.TempDir(), "mail.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
 
 // Inbox returns the raw messages in addr's INBOX, oldest first.
 func Inbox(t testing.TB, st *mailstore.Store, addr string) [][]byte {
