@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,17 +20,7 @@ func curl(t *testing.T, bin string, args ...string) (string, int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	args = append([]string{"-sS", "--max-time", "20"}, args...)
-	out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case errors.As(err, &ee):
-		return string(out), ee.ExitCode()
-	default:
-		t.Fatalf("curl %v: %v", args, err)
-		return "", -1
-	}
+	return runCode(t, exec.CommandContext(ctx, bin, args...))
 }
 
 // TestCurlSMTPAndIMAP uses curl as an independent client: submission with

@@ -9,7 +9,6 @@ import (
 
 	"github.com/thingpost/thingpost/internal/testutil"
 
-	"github.com/thingpost/thingpost/homenode"
 	"github.com/thingpost/thingpost/internal/dcrpc"
 )
 
@@ -30,15 +29,7 @@ func TestDeltaChatPairAndChat(t *testing.T) {
 // outbound queue). They pair and chat as on one node.
 func TestDeltaChatTwoHomes(t *testing.T) {
 	bin := dcrpc.BinaryForTest(t)
-	mxA, mxB := freePort(t), freePort(t)
-	a := newHome(t, "dc-a.test", func(c *homenode.Config) {
-		c.Listen.SMTP = homenode.Addr(mxA)
-		c.MX = map[string]homenode.Addr{"dc-b.test": homenode.Addr(mxB)}
-	})
-	b := newHome(t, "dc-b.test", func(c *homenode.Config) {
-		c.Listen.SMTP = homenode.Addr(mxB)
-		c.MX = map[string]homenode.Addr{"dc-a.test": homenode.Addr(mxA)}
-	})
+	a, b := newHomePair(t, "dc-a.test", "dc-b.test")
 	alice := a.addUser("alice")
 	bob := b.addUser("bob")
 	a.start()

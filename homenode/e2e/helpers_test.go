@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -87,6 +88,38 @@ func newHome(t testing.TB, domain string, edit func(*homenode.Config)) *home {
 		}
 	})
 	return h
+}
+
+// newHomePair makes two homes (not started) whose static MX maps point at
+// each other's SMTP listener.
+func newHomePair(t *testing.T, domainA, domainB string) (a, b *home) {
+	t.Helper()
+	mxA, mxB := freePort(t), freePort(t)
+	a = newHome(t, domainA, func(c *homenode.Config) {
+		c.Listen.SMTP = homenode.Addr(mxA)
+		c.MX = map[string]homenode.Addr{domainB: homenode.Addr(mxB)}
+	})
+	b = newHome(t, domainB, func(c *homenode.Config) {
+		c.Listen.SMTP = homenode.Addr(mxB)
+		c.MX = map[string]homenode.Addr{domainA: homenode.Addr(mxA)}
+	})
+	return a, b
+}
+
+// runCode runs cmd and returns its stdout+stderr and exit code (0 =
+// success); a command that cannot run at all fails the test.
+func runCode(t *testing.T, cmd *exec.Cmd) (string, int) {
+	t.Helper()
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &ee):
+		return string(out), ee.ExitCode()
+	}
+	t.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
+	return "", -1
 }
 
 // addUser adds local@domain with a known password (through the control

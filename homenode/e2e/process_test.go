@@ -76,16 +76,7 @@ func homenodeCmd(t *testing.T, stdin string, args ...string) (string, int) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, homenodeBinary.get(t), args...)
 	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return string(out), 0
-	case errors.As(err, &ee):
-		return string(out), ee.ExitCode()
-	}
-	t.Fatalf("homenode %v: %v", args, err)
-	return "", -1
+	return runCode(t, cmd)
 }
 
 func mustHomenode(t *testing.T, stdin string, args ...string) string {

@@ -43,15 +43,7 @@ func dkimLookup(t *testing.T, homes ...*home) func(string) ([]string, error) {
 // the mail arrives in the other INBOX, DKIM-signed by the sender's domain with
 // a signature that verifies against the published key.
 func TestTwoHomes(t *testing.T) {
-	mxA, mxB := freePort(t), freePort(t)
-	a := newHome(t, "home-a.test", func(c *homenode.Config) {
-		c.Listen.SMTP = homenode.Addr(mxA)
-		c.MX = map[string]homenode.Addr{"home-b.test": homenode.Addr(mxB)}
-	})
-	b := newHome(t, "home-b.test", func(c *homenode.Config) {
-		c.Listen.SMTP = homenode.Addr(mxB)
-		c.MX = map[string]homenode.Addr{"home-a.test": homenode.Addr(mxA)}
-	})
+	a, b := newHomePair(t, "home-a.test", "home-b.test")
 	alice := a.addUser("alice")
 	bob := b.addUser("bob")
 	a.start()
