@@ -132,24 +132,12 @@ func New(store Store, opts Options) *Queue {
 	if opts.Resolver == nil {
 		opts.Resolver = net.DefaultResolver
 	}
-	if opts.MaxAge <= 0 {
-		opts.MaxAge = DefaultMaxAge
-	}
-	if opts.RetryMin <= 0 {
-		opts.RetryMin = DefaultRetryMin
-	}
-	if opts.RetryMax <= 0 {
-		opts.RetryMax = DefaultRetryMax
-	}
-	if opts.PollInterval <= 0 {
-		opts.PollInterval = DefaultPollInterval
-	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = DefaultConcurrency
-	}
-	if opts.DialTimeout <= 0 {
-		opts.DialTimeout = DefaultDialTimeout
-	}
+	orDefault(&opts.MaxAge, DefaultMaxAge)
+	orDefault(&opts.RetryMin, DefaultRetryMin)
+	orDefault(&opts.RetryMax, DefaultRetryMax)
+	orDefault(&opts.PollInterval, DefaultPollInterval)
+	orDefault(&opts.Concurrency, DefaultConcurrency)
+	orDefault(&opts.DialTimeout, DefaultDialTimeout)
 	static := make(map[string]string, len(opts.StaticMX))
 	for d, a := range opts.StaticMX {
 		static[normDomain(d)] = a
@@ -164,6 +152,13 @@ func New(store Store, opts Options) *Queue {
 		inflight: make(map[uint64]bool),
 		finished: make(map[uint64]uint64),
 		hold:     make(map[uint64]time.Time),
+	}
+}
+
+// orDefault sets *v to def unless it is positive.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
 	}
 }
 
