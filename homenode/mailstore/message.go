@@ -57,11 +57,8 @@ func (s *Store) Messages(ctx context.Context, addr string, id uint64, uids []uin
 		return nil, err
 	}
 	var out []MessageInfo
-	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
-		mb, err := mailboxByID(u, addr, id)
-		if err != nil {
-			return err
-		}
+	err = s.viewMailbox(ctx, addr, id, func(mb *mbox) error {
+		var err error
 		out, err = mb.infos(uids)
 		return err
 	})
@@ -75,17 +72,13 @@ func (s *Store) MessageRaw(ctx context.Context, addr string, id uint64, uid uint
 		return nil, err
 	}
 	var raw []byte
-	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
-		mb, err := mailboxByID(u, addr, id)
-		if err != nil {
-			return err
-		}
+	err = s.viewMailbox(ctx, addr, id, func(mb *mbox) error {
 		v := getBody(mb.raw, u32key(uid))
 		if v == nil {
 			return fmt.Errorf("%w: UID %d", ErrNoSuchMessage, uid)
 		}
 		raw = bytes.Clone(v)
-		s.unmapValue(u.Tx(), v)
+		s.unmapValue(mb.raw.Tx(), v)
 		return nil
 	})
 	return raw, err
@@ -118,12 +111,8 @@ func (s *Store) UpdateFlags(ctx context.Context, addr string, id uint64, uids []
 		return nil, err
 	}
 	var out []MessageInfo
-	err = s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
+	err = s.updateMailbox(ctx, addr, id, func(mb *mbox, ev *events) error {
 		out = out[:0]
-		mb, err := mailboxByID(u, addr, id)
-		if err != nil {
-			return err
-		}
 		for _, uid := range sortedUnique(uids) {
 			m, ok, err := mb.meta(uid)
 			if err != nil {
@@ -179,12 +168,8 @@ func (s *Store) Expunge(ctx context.Context, addr string, id uint64, uids []uint
 		return nil, err
 	}
 	var gone []uint32
-	err = s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
+	err = s.updateMailbox(ctx, addr, id, func(mb *mbox, ev *events) error {
 		gone = gone[:0]
-		mb, err := mailboxByID(u, addr, id)
-		if err != nil {
-			return err
-		}
 		infos, err := mb.infos(uids)
 		if err != nil {
 			return err

@@ -51,6 +51,30 @@ func (s *Store) updateUser(ctx context.Context, addr string, fn func(u *bolt.Buc
 	})
 }
 
+// viewMailbox runs fn in a read-only transaction on the mailbox id of the
+// normalised address addr.
+func (s *Store) viewMailbox(ctx context.Context, addr string, id uint64, fn func(mb *mbox) error) error {
+	return s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
+		mb, err := mailboxByID(u, addr, id)
+		if err != nil {
+			return err
+		}
+		return fn(mb)
+	})
+}
+
+// updateMailbox runs fn in a write transaction on the mailbox id of the
+// normalised address addr.
+func (s *Store) updateMailbox(ctx context.Context, addr string, id uint64, fn func(mb *mbox, ev *events) error) error {
+	return s.updateUser(ctx, addr, func(u *bolt.Bucket, ev *events) error {
+		mb, err := mailboxByID(u, addr, id)
+		if err != nil {
+			return err
+		}
+		return fn(mb, ev)
+	})
+}
+
 // AddUser creates a user with its INBOX.
 func (s *Store) AddUser(ctx context.Context, addr, passwordHash string) error {
 	addr, err := normAddr(addr)

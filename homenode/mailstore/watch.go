@@ -80,6 +80,7 @@ func (s *Store) Watch(ctx context.Context, addr, mailbox string, fn func([]Chang
 	}
 	var id uint64
 	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
+		var err error
 		id, err = mailboxID(u, mailbox)
 		return err
 	})
@@ -97,13 +98,10 @@ func (s *Store) Watch(ctx context.Context, addr, mailbox string, fn func([]Chang
 	s.watchMu.Unlock()
 
 	snap := &Snapshot{ID: id, Name: mailbox}
-	err = s.viewUser(ctx, addr, func(u *bolt.Bucket) error {
-		mb, err := mailboxByID(u, addr, id)
-		if err != nil {
-			return err
-		}
+	err = s.viewMailbox(ctx, addr, id, func(mb *mbox) error {
 		snap.UIDValidity = mb.uidValidity()
 		snap.UIDNext = mb.uidNext()
+		var err error
 		snap.Messages, err = mb.infos(nil)
 		return err
 	})
