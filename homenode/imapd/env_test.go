@@ -99,6 +99,20 @@ func newUpdates() *updates {
 	}
 }
 
+// nextExists wants the next EXISTS pushed, within pushTimeout, to be want;
+// what names the push in a failure.
+func (u *updates) nextExists(t testing.TB, want uint32, what string) {
+	t.Helper()
+	select {
+	case n := <-u.exists:
+		if n != want {
+			t.Fatalf("%s: * %d EXISTS, want %d", what, n, want)
+		}
+	case <-time.After(pushTimeout):
+		t.Fatalf("%s: not pushed within %v", what, pushTimeout)
+	}
+}
+
 func (u *updates) handler() *imapclient.UnilateralDataHandler {
 	return &imapclient.UnilateralDataHandler{
 		Mailbox: func(d *imapclient.UnilateralDataMailbox) {

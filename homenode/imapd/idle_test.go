@@ -75,14 +75,7 @@ func TestIdleRaceDeliverRightAfterIdling(t *testing.T) {
 	for i := 1; i <= iterations; i++ {
 		idle := startIdle(t, c) // returns after "+ idling"
 		e.deliver(alice, plainMsg)
-		select {
-		case n := <-u.exists:
-			if n != uint32(i) {
-				t.Fatalf("iteration %d: * %d EXISTS", i, n)
-			}
-		case <-time.After(pushTimeout):
-			t.Fatalf("iteration %d: delivery not pushed within %v (missed)", i, pushTimeout)
-		}
+		u.nextExists(t, uint32(i), fmt.Sprintf("iteration %d: delivery (missed?)", i))
 		stopIdle(t, idle)
 	}
 	t.Logf("%d deliveries right after + idling, all pushed, %v", iterations, time.Since(start))
@@ -101,14 +94,7 @@ func TestIdleRaceWindowDeterministic(t *testing.T) {
 	}
 	for i := 1; i <= 200; i++ {
 		idle := startIdle(t, c)
-		select {
-		case n := <-u.exists:
-			if n != uint32(i) {
-				t.Fatalf("iteration %d: * %d EXISTS", i, n)
-			}
-		case <-time.After(pushTimeout):
-			t.Fatalf("iteration %d: delivery inside the IDLE window not pushed within %v", i, pushTimeout)
-		}
+		u.nextExists(t, uint32(i), fmt.Sprintf("iteration %d: delivery inside the IDLE window", i))
 		stopIdle(t, idle)
 	}
 }

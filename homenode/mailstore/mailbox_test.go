@@ -122,11 +122,7 @@ func TestRenameInbox(t *testing.T) {
 	s, _ := openTemp(t)
 	const a = "a@example.org"
 	mustAddUser(t, s, a)
-	for i := 0; i < 3; i++ {
-		if err := s.Deliver(ctx, []string{a}, []byte("Subject: m\r\n\r\nx\r\n")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustDeliver(t, s, a, "Subject: m\r\n\r\nx\r\n", 3)
 	before, _ := s.MailboxStatus(ctx, a, Inbox)
 	if err := s.RenameMailbox(ctx, a, "inbox", "Old Inbox"); err != nil {
 		t.Fatal(err)
@@ -297,11 +293,7 @@ func TestRestartKeepsUIDs(t *testing.T) {
 	}
 	const a = "a@example.org"
 	mustAddUser(t, s, a)
-	for i := 0; i < 3; i++ {
-		if err := s.Deliver(ctx, []string{a}, []byte("x")); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mustDeliver(t, s, a, "x", 3)
 	before, _ := s.MailboxStatus(ctx, a, Inbox)
 	w, snap, _ := s.Watch(ctx, a, Inbox, func([]Change) {})
 	w.Close()

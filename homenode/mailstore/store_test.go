@@ -31,6 +31,16 @@ func mustAddUser(t testing.TB, s *Store, addr string) {
 	}
 }
 
+// mustDeliver delivers raw to addr n times.
+func mustDeliver(t testing.TB, s *Store, addr, raw string, n int) {
+	t.Helper()
+	for range n {
+		if err := s.Deliver(context.Background(), []string{addr}, []byte(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 func inboxMessages(t testing.TB, s *Store, addr string) []MessageInfo {
 	t.Helper()
 	ctx := context.Background()
