@@ -119,12 +119,7 @@ type Addr string
 
 // UnmarshalText validates while decoding, so that errors carry the line.
 func (a *Addr) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if err := checkHostPort(s); err != nil {
-		return err
-	}
-	*a = Addr(s)
-	return nil
+	return setChecked(a, strings.TrimSpace(string(b)), checkHostPort)
 }
 
 // LoopbackAddr is an Addr that must be on a loopback interface.
@@ -132,12 +127,7 @@ type LoopbackAddr string
 
 // UnmarshalText validates while decoding, so that errors carry the line.
 func (a *LoopbackAddr) UnmarshalText(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if err := checkLoopback(s); err != nil {
-		return err
-	}
-	*a = LoopbackAddr(s)
-	return nil
+	return setChecked(a, strings.TrimSpace(string(b)), checkLoopback)
 }
 
 // Domain is a lower-case mail domain.
@@ -145,11 +135,15 @@ type Domain string
 
 // UnmarshalText validates while decoding, so that errors carry the line.
 func (d *Domain) UnmarshalText(b []byte) error {
-	s := strings.ToLower(strings.TrimSpace(string(b)))
-	if err := checkDomain(s); err != nil {
+	return setChecked(d, strings.ToLower(strings.TrimSpace(string(b))), checkDomain)
+}
+
+// setChecked sets *v to s if check accepts s.
+func setChecked[T ~string](v *T, s string, check func(string) error) error {
+	if err := check(s); err != nil {
 		return err
 	}
-	*d = Domain(s)
+	*v = T(s)
 	return nil
 }
 
