@@ -53,6 +53,21 @@ func (c *clock) Add(d time.Duration) {
 	c.ns.Add(int64(d))
 }
 
+// firstAttempt runs a queue over home that sends mail for remote.test to
+// mx, on a clock of its own, enqueues a message (token) from alice@home.test
+// to dave@remote.test and waits for its first attempt.
+func firstAttempt(t testing.TB, home *mailstore.Store, mx, token string) (*Queue, *clock) {
+	t.Helper()
+	clk := newClock(time.Now().Add(time.Second)) // ahead of the store clock that stamps Enqueue
+	q := New(home, Options{Hostname: "mail.home.test", StaticMX: map[string]string{"remote.test": mx}, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
+	run(t, q)
+	if _, err := q.Enqueue(context.Background(), "alice@home.test", []string{"dave@remote.test"}, msgText("alice@home.test", "dave@remote.test", token)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first attempt", func() bool { return queued(t, home).Attempts == 1 })
+	return q, clk
+}
+
 // run starts q.Run and stops it at the end of the test.
 func run(t testing.TB, q *Queue) {
 	t.Helper()

@@ -116,13 +116,7 @@ func TestRetryTemporaryFailure(t *testing.T) {
 	home := newStore(t, "alice@home.test")
 	remote, remoteAddr := remoteMX(t, "remote.test", nil, "dave@remote.test")
 	flaky, conns := flakyMX(t, remoteAddr)
-	clk := newClock(time.Now().Add(time.Second)) // ahead of the store clock that stamps Enqueue
-	q := New(home, Options{Hostname: "mail.home.test", StaticMX: map[string]string{"remote.test": flaky}, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
-	run(t, q)
-	if _, err := q.Enqueue(context.Background(), "alice@home.test", []string{"dave@remote.test"}, msgText("alice@home.test", "dave@remote.test", "retry")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the first attempt", func() bool { return queued(t, home).Attempts == 1 })
+	q, clk := firstAttempt(t, home, flaky, "retry")
 	it := queued(t, home)
 	if !strings.Contains(it.LastError, "451 4.3.0") {
 		t.Errorf("LastError %q, want the 451 reply", it.LastError)
@@ -242,13 +236,7 @@ func TestExpiry(t *testing.T) {
 	}
 	dead := l.Addr().String()
 	l.Close()
-	clk := newClock(time.Now().Add(time.Second)) // ahead of the store clock that stamps Enqueue
-	q := New(home, Options{Hostname: "mail.home.test", StaticMX: map[string]string{"remote.test": dead}, Now: clk.Now, Logger: slog.New(slog.DiscardHandler)})
-	run(t, q)
-	if _, err := q.Enqueue(context.Background(), "alice@home.test", []string{"dave@remote.test"}, msgText("alice@home.test", "dave@remote.test", "expiry")); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the first attempt", func() bool { return queued(t, home).Attempts == 1 })
+	q, clk := firstAttempt(t, home, dead, "expiry")
 	if got := testutil.Inbox(t, home, "alice@home.test"); len(got) != 0 {
 		t.Fatal("bounced before the 5 days")
 	}
