@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -110,6 +111,20 @@ func (u *updates) nextExists(t testing.TB, want uint32, what string) {
 		}
 	case <-time.After(pushTimeout):
 		t.Fatalf("%s: not pushed within %v", what, pushTimeout)
+	}
+}
+
+// nextFetch wants the next FETCH, within pushTimeout, to give message seq
+// the flag f; what names it in a failure.
+func (u *updates) nextFetch(t testing.TB, seq uint32, f imap.Flag, what string) {
+	t.Helper()
+	select {
+	case m := <-u.fetches:
+		if m.SeqNum != seq || !slices.Contains(m.Flags, f) {
+			t.Fatalf("%s: seq %d flags %v, want seq %d with %s", what, m.SeqNum, m.Flags, seq, f)
+		}
+	case <-time.After(pushTimeout):
+		t.Fatalf("%s: nothing within %v", what, pushTimeout)
 	}
 }
 

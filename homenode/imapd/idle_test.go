@@ -115,14 +115,7 @@ func TestUpdatesBetweenConnections(t *testing.T) {
 	if err := c1.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagFlagged}}, nil).Close(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-u2.fetches:
-		if m.SeqNum != 2 || !slices.Contains(m.Flags, imap.FlagFlagged) {
-			t.Fatalf("FETCH pushed to c2: seq %d flags %v", m.SeqNum, m.Flags)
-		}
-	case <-time.After(pushTimeout):
-		t.Fatal("flag change not pushed")
-	}
+	u2.nextFetch(t, 2, imap.FlagFlagged, "flag change pushed to c2")
 
 	// Expunge by c1: c2 hears EXPUNGE 1.
 	if err := c1.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
@@ -158,14 +151,7 @@ func TestUpdatesBetweenConnections(t *testing.T) {
 	if err := c2.Noop().Wait(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case m := <-u2.fetches:
-		if m.SeqNum != 3 || !slices.Contains(m.Flags, imap.FlagSeen) {
-			t.Fatalf("after NOOP: seq %d flags %v", m.SeqNum, m.Flags)
-		}
-	case <-time.After(pushTimeout):
-		t.Fatal("flag change not sent after NOOP")
-	}
+	u2.nextFetch(t, 3, imap.FlagSeen, "flag change sent after NOOP")
 
 	// c2 selects a folder that c1 deletes: c2 is told BYE.
 	if err := c1.Create("Tmp", nil).Wait(); err != nil {

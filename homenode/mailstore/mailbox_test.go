@@ -26,10 +26,8 @@ func mailboxNames(t *testing.T, s *Store, addr string) []string {
 
 func TestMailboxOps(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
-	mustAddUser(t, s, "b@example.org")
+	s := openWithUsers(t, a, "b@example.org")
 
 	steps := []struct {
 		name string
@@ -119,9 +117,8 @@ func TestUIDValidityNewOnRecreate(t *testing.T) {
 
 func TestRenameInbox(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
+	s := openWithUsers(t, a)
 	mustDeliver(t, s, a, "Subject: m\r\n\r\nx\r\n", 3)
 	before, _ := s.MailboxStatus(ctx, a, Inbox)
 	if err := s.RenameMailbox(ctx, a, "inbox", "Old Inbox"); err != nil {
@@ -136,9 +133,8 @@ func TestRenameInbox(t *testing.T) {
 
 func TestStatusAppendFlagsExpunge(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
+	s := openWithUsers(t, a)
 	date := time.Date(2025, 7, 1, 8, 30, 0, 0, time.UTC)
 	uidv, uid, err := s.Append(ctx, a, "INBOX", []byte("Subject: 1\r\n\r\none\r\n"), []string{`\seen`, "$Important", `\Recent`, "$important"}, date)
 	if err != nil {
@@ -223,9 +219,8 @@ func TestStatusAppendFlagsExpunge(t *testing.T) {
 
 func TestCopyMove(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
+	s := openWithUsers(t, a)
 	if err := s.CreateMailbox(ctx, a, "Keep"); err != nil {
 		t.Fatal(err)
 	}
@@ -329,10 +324,8 @@ func TestRestartKeepsUIDs(t *testing.T) {
 // leaves the rest readable.
 func TestCorruptRecord(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
-	mustAddUser(t, s, "b@example.org")
+	s := openWithUsers(t, a, "b@example.org")
 	if err := s.Deliver(ctx, []string{a, "b@example.org"}, []byte("x")); err != nil {
 		t.Fatal(err)
 	}

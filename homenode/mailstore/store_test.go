@@ -24,6 +24,16 @@ func openTemp(t testing.TB) (*Store, string) {
 	return s, path
 }
 
+// openWithUsers opens a fresh store with the users addrs.
+func openWithUsers(t testing.TB, addrs ...string) *Store {
+	t.Helper()
+	s, _ := openTemp(t)
+	for _, a := range addrs {
+		mustAddUser(t, s, a)
+	}
+	return s
+}
+
 func mustAddUser(t testing.TB, s *Store, addr string) {
 	t.Helper()
 	if err := s.AddUser(context.Background(), addr, "hash-of-"+addr); err != nil {
@@ -256,9 +266,7 @@ func TestUsers(t *testing.T) {
 
 func TestDeliver(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
-	mustAddUser(t, s, "a@example.org")
-	mustAddUser(t, s, "b@example.org")
+	s := openWithUsers(t, "a@example.org", "b@example.org")
 	raw := []byte("From: x@example.net\r\nSubject: hello\r\n\r\nbody\r\n")
 
 	if err := s.Deliver(ctx, []string{"A@example.org", "b@example.org", "a@EXAMPLE.org"}, raw); err != nil {

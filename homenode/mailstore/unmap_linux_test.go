@@ -56,8 +56,7 @@ func residentKiB(t *testing.T, path string) int {
 // not again with each next delivery (which wrote 4.9 times their size).
 func TestMessagesWrittenOnce(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
-	mustAddUser(t, s, "a@example.org")
+	s := openWithUsers(t, "a@example.org")
 	msg := bytes.Repeat([]byte("0123456789abcdef"), 4<<10) // 64 KiB
 	const n = 40
 	before := procValue(t, "/proc/self/io", "wchar")

@@ -41,9 +41,8 @@ func (r *recorder) summary() []string {
 
 func TestWatchChanges(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
+	s := openWithUsers(t, a)
 	if err := s.CreateMailbox(ctx, a, "Other"); err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +119,8 @@ func TestWatchChanges(t *testing.T) {
 // published.
 func TestBatchFailureIsolated(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	const a = "a@example.org"
-	mustAddUser(t, s, a)
+	s := openWithUsers(t, a)
 	var rec recorder
 	w, _, err := s.Watch(ctx, a, Inbox, rec.fn)
 	if err != nil {
