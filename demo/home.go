@@ -90,11 +90,8 @@ func (h *Home) Start(ctx context.Context) error {
 	}
 	h.node = n
 	pinPorts(h.cfg, n)
-	if data, err := homenode.RenderConfig(h.cfg); err == nil {
-		err = os.WriteFile(filepath.Join(h.cfg.Dir, homenode.ConfigFile), data, 0o600)
-		if err != nil {
-			h.log.Warn("demo home: cannot record the ports", "err", err)
-		}
+	if err := os.WriteFile(filepath.Join(h.cfg.Dir, homenode.ConfigFile), homenode.RenderConfig(h.cfg), 0o600); err != nil {
+		h.log.Warn("demo home: cannot record the ports", "err", err)
 	}
 	return nil
 }
