@@ -13,6 +13,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
+	"github.com/thingpost/thingpost/internal/testutil"
 	"github.com/thingpost/thingpost/keystore"
 )
 
@@ -37,6 +38,7 @@ func newGPG(t *testing.T) *gpgHome {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testutil.QuickGPGAgent(t, dir)
 	g := &gpgHome{t: t, dir: dir}
 	t.Cleanup(func() {
 		kill := exec.Command("gpgconf", "--kill", "gpg-agent")

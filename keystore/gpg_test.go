@@ -14,6 +14,8 @@ import (
 	"time"
 
 	openpgp "github.com/ProtonMail/go-crypto/openpgp/v2"
+
+	"github.com/thingpost/thingpost/internal/testutil"
 )
 
 // gpgHome is a throw-away GnuPG home for interop tests with the real gpg.
@@ -42,15 +44,7 @@ func newGPG(t *testing.T) *gpgHome {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if testing.Short() {
-		// gpg-agent calibrates its S2K count to about 100 ms, and far more
-		// on a busy machine: protecting, exporting and importing secret
-		// keys then take seconds. The fewest iterations keep the formats
-		// the same; the full suite runs with gpg's own count.
-		if err := os.WriteFile(filepath.Join(dir, "gpg-agent.conf"), []byte("s2k-count 65536\n"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.QuickGPGAgent(t, dir)
 	g := &gpgHome{t: t, dir: dir}
 	t.Cleanup(func() {
 		cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
