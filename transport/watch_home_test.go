@@ -63,16 +63,9 @@ func waitSaved(t testing.TB, store *MemoryState, uid uint32) {
 	}
 }
 
-// forEachHome runs f against each kind of server. The test and its
-// subtests run in parallel with the others: each subtest starts its own
-// servers.
 func forEachHome(t *testing.T, f func(t *testing.T, k homeKind)) {
-	t.Parallel()
 	for _, k := range homes {
-		t.Run(k.name, func(t *testing.T) {
-			t.Parallel()
-			f(t, k)
-		})
+		t.Run(k.name, func(t *testing.T) { f(t, k) })
 	}
 }
 
