@@ -157,6 +157,7 @@ func innerCommand(from, to, text string, date time.Time) string {
 // the lamp's state unchanged, no answer, the mail in quarantine, the reason
 // logged.
 func TestAttacks(t *testing.T) {
+	t.Parallel()
 	h := startHome(t, "light")
 	rec := h.recordLogs("light")
 
@@ -265,6 +266,7 @@ func inject(t testing.TB, h *home, raw []byte, to string) {
 // no file appears, the mail is quarantined with the reason, and the owner
 // is told why.
 func TestExecArgumentAttack(t *testing.T) {
+	t.Parallel()
 	tmp := t.TempDir()
 	ledger := filepath.Join(tmp, "ledger")
 	self, err := os.Executable()

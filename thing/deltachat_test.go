@@ -163,8 +163,12 @@ var inviteURL = regexp.MustCompile(`https://i\.delta\.chat/#\S+`)
 // Chat user without an invite gets nothing; invited, he can switch the
 // lamp; revoked, his next command does nothing.
 func TestDeltaChatOwnsALamp(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pairs the real Delta Chat core with a lamp, v3 and legacy, ~13 s each (10 s of it waiting out silence); the full suite runs it")
+	}
 	for _, v3 := range []bool{true, false} {
 		t.Run(map[bool]string{true: "v3", false: "legacy"}[v3], func(t *testing.T) {
+			t.Parallel() // each variant has its own home and Delta Chat core
 			h := startHome(t, "light")
 			dc := startDeltaChat(t, h.ctx)
 			aliceAcct, err := h.node.AddAccount(h.ctx, "alice")

@@ -278,6 +278,7 @@ func power(t testing.TB, a *thing.Agent) bool {
 }
 
 func TestPairCommandInviteRevoke(t *testing.T) {
+	t.Parallel()
 	h := startHome(t, "light")
 	owner := newPerson(t, h, "alice")
 	inv, err := h.agent.FactoryInvite()
@@ -369,6 +370,7 @@ func startNodeOnly(t testing.TB, ctx context.Context, dir string) *demo.Home {
 // events from the device reach the subscribers (the owner by default, a
 // guest after "subscribe").
 func TestGuestAndEvents(t *testing.T) {
+	t.Parallel()
 	h := startHome(t, "lock")
 	h.stop()
 	h.guestCommands = []string{"lock"}

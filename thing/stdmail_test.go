@@ -146,6 +146,9 @@ func hasAll(ids []string, want ...string) bool {
 // Dovecot; handled mail ends up in the Processed folder, and the inbox is
 // left empty.
 func TestStandardMailServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs Postfix + Dovecot and pairs over them, ~15 s; the full suite runs it")
+	}
 	srv := mailserver.StartForTest(t, "std.test")
 	for _, tc := range []struct {
 		name string
@@ -156,6 +159,7 @@ func TestStandardMailServer(t *testing.T) {
 		{"legacy", false, transport.SecurityPlain},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // its own lamp and mailboxes on the shared server
 			rec := newRecorder(testLogger(t).Handler())
 			h, lamp := startStdThing(t, srv, "lamp-"+tc.name, rec)
 			alice := newPersonAt(t, h.ctx, srv.Account(stdUser(t, srv, "alice-"+tc.name), tc.sec), "alice")
@@ -232,9 +236,13 @@ func messageID(t testing.TB, raw []byte) string {
 // link, v3 and legacy, and switches it on and asks its status; the replies
 // are shown as encrypted.
 func TestDeltaChatOnStandardMailServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("pairs the real Delta Chat core over Postfix + Dovecot, ~13 s; the full suite runs it")
+	}
 	srv := mailserver.StartForTest(t, "std.test")
 	for _, v3 := range []bool{true, false} {
 		t.Run(map[bool]string{true: "v3", false: "legacy"}[v3], func(t *testing.T) {
+			t.Parallel() // its own lamp, mailbox and Delta Chat core on the shared server
 			name := fmt.Sprintf("dc%v", v3)
 			h, lamp := startStdThing(t, srv, "lamp-"+name, newRecorder(testLogger(t).Handler()))
 			dc := startDeltaChat(t, h.ctx)

@@ -9,8 +9,16 @@ import (
 	"time"
 )
 
+// TestCheck runs against both kinds of server at once: Check only logs in,
+// and most of the time goes to the cases that wait for a timeout. (The
+// watcher tests stay one at a time: see idleSettle.)
 func TestCheck(t *testing.T) {
-	forEachHome(t, testCheck)
+	for _, k := range homes {
+		t.Run(k.name, func(t *testing.T) {
+			t.Parallel()
+			testCheck(t, k)
+		})
+	}
 }
 
 func testCheck(t *testing.T, k homeKind) {

@@ -18,6 +18,7 @@ import (
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/internal/qr"
+	"github.com/thingpost/thingpost/keystore"
 )
 
 var binary string
@@ -42,13 +43,16 @@ type result struct {
 	stdout, stderr string
 }
 
+// passphrase locks the tests' identities (THINGPOST_PASSPHRASE).
+const passphrase = "test passphrase"
+
 // thingctl runs the binary with the data directory and the passphrase.
 func thingctl(t *testing.T, data string, stdin io.Reader, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, append([]string{"--data", data, "--no-keyring"}, args...)...)
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -73,7 +77,22 @@ func (r result) ok(t *testing.T, what string) result {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// lightenKey locks the identity in data again with cheap argon2id costs:
+// every later command still unlocks it, without a third of a second of
+// DefaultKDF each. The commands before it unlocked it at the real costs.
+func lightenKey(t *testing.T, data string) {
+	t.Helper()
+	id, err := keystore.Load(data, []byte(passphrase))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keystore.SaveWithKDF(data, id, []byte(passphrase), keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestThingctl(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	d, err := demo.Start(ctx, demo.Options{Dir: t.TempDir(), Logger: quiet()})
@@ -99,6 +118,7 @@ func TestThingctl(t *testing.T) {
 	if !strings.Contains(r.stdout, "paired with Desk lamp") || !strings.Contains(r.stdout, "owner") {
 		t.Errorf("pair said %q", r.stdout)
 	}
+	lightenKey(t, data)
 	r = thingctl(t, data, nil, "pair", "--json", d.Thing("lock").Invite).ok(t, "pair code")
 	var lock app.Thing
 	if err := json.Unmarshal([]byte(r.stdout), &lock); err != nil || lock.Kind != "lock" || lock.Capabilities == nil {
@@ -209,7 +229,7 @@ func watchEvent(t *testing.T, data string, d *demo.Demo) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "watch", "--json")
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -244,11 +264,12 @@ func watchEvent(t *testing.T, data string, d *demo.Demo) {
 // TestThingctlDemo runs "thingctl demo" as a process and pairs with its
 // lamp from another thingctl process, by the QR file it wrote.
 func TestThingctlDemo(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "demo", "--json")
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -285,6 +306,7 @@ func TestThingctlDemo(t *testing.T) {
 		t.Fatalf("demo --json: %v %q", err, line)
 	}
 	thingctl(t, data, nil, "pair", info.Things[0].QRFile).ok(t, "pair with the demo lamp")
+	lightenKey(t, data)
 	r := thingctl(t, data, nil, "send", "desk lamp", "toggle").ok(t, "toggle")
 	if !strings.Contains(r.stdout, "on") {
 		t.Errorf("toggle said %q", r.stdout)

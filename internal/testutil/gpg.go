@@ -39,6 +39,15 @@ func NewGPG(t testing.TB, defaults ...string) *GPG {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
+	if testing.Short() {
+		// gpg-agent calibrates its S2K count to about 100 ms of hashing, far
+		// more on a busy machine, so protecting, exporting and importing a
+		// secret key each take a second or more. The fewest iterations keep
+		// the packets the same; the full suite runs with gpg's own count.
+		if err := os.WriteFile(filepath.Join(dir, "gpg-agent.conf"), []byte("s2k-count 65536\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	g := &GPG{t: t, dir: dir, defaults: defaults}
 	t.Cleanup(func() {
 		cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
