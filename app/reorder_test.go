@@ -11,7 +11,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/thingpost/thingpost/app"
-	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
 )
@@ -127,13 +126,9 @@ func (r *relay) run(ctx context.Context) {
 // machine form) reaches the app before its vc-contact-confirm. The pairing
 // completes, and the role comes from the welcome.
 func TestPairWelcomeBeforeConfirm(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{})
-	lamp, err := alice.Pair(ctx, d.Thing("light").Invite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, alice, lamp := ownerOfLight(t, app.Options{})
 	inv, err := alice.Invite(ctx, lamp.ID, wire.RoleGuest, "1h")
 	if err != nil {
 		t.Fatal(err)
