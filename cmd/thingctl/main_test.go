@@ -18,6 +18,7 @@ import (
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/internal/qr"
+	"github.com/thingpost/thingpost/keystore"
 )
 
 var binary string
@@ -42,13 +43,19 @@ type result struct {
 	stdout, stderr string
 }
 
+// command is the binary with the data directory and the passphrase.
+func command(ctx context.Context, data string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--data", data, "--no-keyring"}, args...)...)
+	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	return cmd
+}
+
 // thingctl runs the binary with the data directory and the passphrase.
 func thingctl(t *testing.T, data string, stdin io.Reader, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--data", data, "--no-keyring"}, args...)...)
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	cmd := command(ctx, data, args...)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -71,9 +78,25 @@ func (r result) ok(t *testing.T, what string) result {
 	return r
 }
 
+// lightenLock locks the identity in data again with light argon2id costs:
+// every command below unlocks it, at a quarter of a second of CPU each with
+// the real costs (keystore measures those).
+func lightenLock(t *testing.T, data string) {
+	t.Helper()
+	pass := []byte("test passphrase")
+	id, err := keystore.Load(data, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := keystore.SaveWithKDF(data, id, pass, keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func TestThingctl(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	d, err := demo.Start(ctx, demo.Options{Dir: t.TempDir(), Logger: quiet()})
@@ -90,6 +113,9 @@ func TestThingctl(t *testing.T) {
 	r := thingctl(t, data, nil, "init", "--addr", d.Person.Address, "--name", "Alice", "--dclogin", code).ok(t, "init")
 	if !strings.Contains(r.stdout, "encrypted to your key") {
 		t.Errorf("init said %q", r.stdout)
+	}
+	if testing.Short() {
+		lightenLock(t, data)
 	}
 	lampPNG := filepath.Join(t.TempDir(), "lamp.png")
 	if err := os.WriteFile(lampPNG, d.Thing("light").QR, 0o600); err != nil {
@@ -141,7 +167,7 @@ func TestThingctl(t *testing.T) {
 	if err := d.Home.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r = thingctl(t, data, nil, "send", "--timeout", "2s", "desk lamp", "off")
+	r = thingctl(t, data, nil, "send", "--timeout", "1s", "desk lamp", "off")
 	if r.code != 2 || !strings.Contains(r.stderr, "no answer from the thing in time") {
 		t.Fatalf("expired: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -208,8 +234,7 @@ func watchEvent(t *testing.T, data string, d *demo.Demo) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "watch", "--json")
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	cmd := command(ctx, data, "watch", "--json")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -244,11 +269,11 @@ func watchEvent(t *testing.T, data string, d *demo.Demo) {
 // TestThingctlDemo runs "thingctl demo" as a process and pairs with its
 // lamp from another thingctl process, by the QR file it wrote.
 func TestThingctlDemo(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "demo", "--json")
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE=test passphrase")
+	cmd := command(ctx, data, "demo", "--json")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
