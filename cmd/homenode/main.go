@@ -218,6 +218,14 @@ func readPassword(fromStdin bool, stdin io.Reader) (pw string, generated bool, e
 }
 
 func cmdUserAdd(ctx context.Context, c *cli.Call) error {
+	return withPassword(ctx, c, homenode.Admin.AddUser, "added %s\n", "(shown once; change it with homenode user passwd)")
+}
+
+// withPassword is user add and user passwd: it parses ADDR --data DIR
+// [--password-stdin] and gives ADDR a password with set (Admin.AddUser or
+// Admin.SetPassword), saying done; a password it made is printed once,
+// with note.
+func withPassword(ctx context.Context, c *cli.Call, set func(homenode.Admin, context.Context, string, string) error, done, note string) error {
 	dir := dataFlag(c)
 	fromStdin := c.Flags.Bool("password-stdin", false, "read the password from standard input")
 	if err := c.Parse(1, 1); err != nil {
@@ -228,12 +236,12 @@ func cmdUserAdd(ctx context.Context, c *cli.Call) error {
 		if err != nil {
 			return err
 		}
-		if err := a.AddUser(ctx, c.Arg(0), pw); err != nil {
+		if err := set(a, ctx, c.Arg(0), pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.Stdout, "added %s\n", strings.ToLower(c.Arg(0)))
+		fmt.Fprintf(c.Stdout, done, strings.ToLower(c.Arg(0)))
 		if generated {
-			fmt.Fprintf(c.Stdout, "password: %s\n(shown once; change it with homenode user passwd)\n", pw)
+			fmt.Fprintf(c.Stdout, "password: %s\n%s\n", pw, note)
 		}
 		return nil
 	})
@@ -271,23 +279,5 @@ func cmdUserDel(ctx context.Context, c *cli.Call) error {
 }
 
 func cmdUserPasswd(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
-	fromStdin := c.Flags.Bool("password-stdin", false, "read the password from standard input")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
-		pw, generated, err := readPassword(*fromStdin, c.Stdin)
-		if err != nil {
-			return err
-		}
-		if err := a.SetPassword(ctx, c.Arg(0), pw); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.Stdout, "password changed for %s\n", strings.ToLower(c.Arg(0)))
-		if generated {
-			fmt.Fprintf(c.Stdout, "password: %s\n(shown once)\n", pw)
-		}
-		return nil
-	})
+	return withPassword(ctx, c, homenode.Admin.SetPassword, "password changed for %s\n", "(shown once)")
 }
