@@ -205,6 +205,33 @@ func (h *harness) tap(b *widget.Button) {
 	h.loop.drain()
 }
 
+// createIdentity goes from the welcome screen to the new identity form,
+// fills it in for Ada at addr and taps Create; it returns the form's
+// entries.
+func (h *harness) createIdentity(addr string) []*widget.Entry {
+	h.t.Helper()
+	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
+	h.tap(h.button("Create my identity"))
+	es := h.entries()
+	test.Type(es[0], "Ada")
+	test.Type(es[1], addr)
+	es[2].SetText("correct horse battery")
+	es[3].SetText("correct horse battery")
+	h.tap(h.button("Create"))
+	return es
+}
+
+// scanSays waits for the scan screen's message and checks that it says
+// want.
+func (h *harness) scanSays(want string) {
+	h.t.Helper()
+	u := h.u
+	h.waitFor("the message", 10*time.Second, func() bool { return u.scan != nil && !u.scan.busy && u.scan.msgBox.Visible() })
+	if got := u.scan.msg.Text; !strings.Contains(got, want) {
+		h.t.Errorf("message %q, want it to say %q", got, want)
+	}
+}
+
 // startDemo goes through the first run into the demo home.
 func (h *harness) startDemo(name, passphrase string) {
 	h.t.Helper()
