@@ -26,11 +26,9 @@ func waitRunning(t *testing.T, changes <-chan bool, want bool) {
 // demo home: in the background the connection is down, a command waits in
 // the outbox and an event from a thing is not received; back in the
 // foreground the outbox flushes (the command is answered) and the inbox
-// catches up (the event arrives).
+// catches up (the event arrives). It is the package's end-to-end test that
+// -short runs.
 func TestLifecycleOnDemoHome(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a demo home; skipped with -short")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, err := app.Open(app.Options{Dir: t.TempDir(), Secrets: app.NoKeyring{}, CommandTimeout: time.Minute})
