@@ -99,13 +99,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	if th, _ := alice.Thing(lock.ID); !th.State["door"].Equal(wire.StringValue("open")) {
 		t.Errorf("lock state after the event: %v", th.State)
 	}
-	page, err := alice.History(ctx, lock.ID, app.HistoryQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []app.EntryKind
-	for _, e := range page.Entries {
-		kinds = append(kinds, e.Kind)
+	entries, kinds := history(t, alice, lock.ID)
+	for _, e := range entries {
 		if !e.Verified {
 			t.Errorf("unverified entry %+v", e)
 		}

@@ -152,6 +152,21 @@ func do(ctx context.Context, a *app.App, thingID, text string) (app.Command, err
 	return a.Wait(ctx, c.ID)
 }
 
+// history returns the newest page of a thing's history and the kinds of
+// its entries.
+func history(t testing.TB, a *app.App, thingID string) ([]app.Entry, []app.EntryKind) {
+	t.Helper()
+	page, err := a.History(testCtx(t), thingID, app.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := make([]app.EntryKind, len(page.Entries))
+	for i, e := range page.Entries {
+		kinds[i] = e.Kind
+	}
+	return page.Entries, kinds
+}
+
 // repliesTo counts the replies to a command in the thing's history.
 func repliesTo(t testing.TB, a *app.App, thingID, cmdID string) int {
 	t.Helper()

@@ -70,6 +70,19 @@ func sealTo(t *testing.T, from *keystore.Identity, a *app.App, wm wire.Message, 
 	return s.Raw
 }
 
+// forgottenLamp is ownerOfLight, but the lamp forgets Alice (she revokes
+// herself), so that it answers her commands no more: only what a test
+// makes does. logs is what her app logs.
+func forgottenLamp(t *testing.T) (d *demo.Demo, alice *app.App, lamp app.Thing, logs *testutil.SyncBuffer) {
+	t.Helper()
+	logs = &testutil.SyncBuffer{}
+	d, alice, lamp = ownerOfLight(t, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err := alice.Revoke(testCtx(t), lamp.ID, d.Person.Address); err != nil {
+		t.Fatal(err)
+	}
+	return d, alice, lamp, logs
+}
+
 // lampIsOn is the lamp's reply to "on", in machine form.
 var lampIsOn = wire.Message{Version: wire.Version, Reply: &wire.Reply{OK: true, Text: "The lamp is on.", State: wire.State{"power": wire.BoolValue(true)}}}
 
@@ -78,14 +91,8 @@ var lampIsOn = wire.Message{Version: wire.Version, Reply: &wire.Reply{OK: true, 
 func TestInboxDropsUnverified(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	var logs testutil.SyncBuffer
-	d, alice, lamp := ownerOfLight(t, app.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-
-	// The lamp forgets alice (she revokes herself), so it will not answer
-	// her next command: only forgeries will.
-	if err := alice.Revoke(ctx, lamp.ID, d.Person.Address); err != nil {
-		t.Fatal(err)
-	}
+	// Only forgeries will answer Alice's command.
+	d, alice, lamp, logs := forgottenLamp(t)
 	before, err := alice.History(ctx, lamp.ID, app.HistoryQuery{})
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +122,7 @@ func TestInboxDropsUnverified(t *testing.T) {
 	// Every forgery is read before the outcome is looked at: one taken,
 	// even after the command expired, would show as a late reply.
 	const dropped = "dropped: not verified as from a paired thing"
-	waitLogged(t, &logs, dropped, 4)
+	waitLogged(t, logs, dropped, 4)
 	got, err := alice.Wait(ctx, c.ID)
 	if !errors.Is(err, app.ErrExpired) || got.Reply != nil {
 		t.Fatalf("a forged reply answered the command: %+v %v", got, err)
@@ -141,12 +148,8 @@ func TestInboxDropsUnverified(t *testing.T) {
 func TestReplyOnce(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	var logs testutil.SyncBuffer
-	d, alice, lamp := ownerOfLight(t, app.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	// The lamp forgets alice, so that only the reply made here answers.
-	if err := alice.Revoke(ctx, lamp.ID, d.Person.Address); err != nil {
-		t.Fatal(err)
-	}
+	// Only the reply made here answers.
+	d, alice, lamp, logs := forgottenLamp(t)
 	ev := watchEvents(t, alice)
 	c, err := alice.Send(ctx, lamp.ID, "on", 0)
 	if err != nil {
@@ -174,7 +177,7 @@ func TestReplyOnce(t *testing.T) {
 	seenBefore := strings.Count(logs.String(), seen)
 	deliver(t, d.Home.SMTPAddr(), lamp.Addr, d.Person.Address, raw)
 	// The second copy is read and dropped as seen: nothing more happens.
-	waitLogged(t, &logs, seen, seenBefore+1)
+	waitLogged(t, logs, seen, seenBefore+1)
 	for quiet := false; !quiet; {
 		select {
 		case e := <-ev.ch:

@@ -178,15 +178,7 @@ func TestPairWelcomeBeforeConfirm(t *testing.T) {
 		t.Fatalf("bob's role %q until %v", th.Role, th.RoleExpires)
 	}
 	// The welcome is in his history, verified, before the describe reply.
-	page, err := bob.History(ctx, th.ID, app.HistoryQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []app.EntryKind
-	for _, e := range page.Entries {
-		kinds = append(kinds, e.Kind)
-	}
-	if !slices.Contains(kinds, app.EntryMessage) || !slices.Contains(kinds, app.EntryPaired) {
+	if _, kinds := history(t, bob, th.ID); !slices.Contains(kinds, app.EntryMessage) || !slices.Contains(kinds, app.EntryPaired) {
 		t.Fatalf("history %v", kinds)
 	}
 	ev.wait(5*time.Second, "the welcome as a message event", func(e app.Event) bool {

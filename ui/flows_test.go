@@ -73,14 +73,7 @@ func TestLockEventsAndRefusal(t *testing.T) {
 		t.Errorf("after the refusal the button says %q (disabled %v), want Lock again", lb.b.Text, lb.b.Disabled())
 	}
 	u.showThing(lock)
-	h.waitFor("the refused command in the history", 10*time.Second, func() bool {
-		for _, e := range u.open.history.entries {
-			if e.Kind == app.EntryCommand && e.Status == app.StatusRefused {
-				return true
-			}
-		}
-		return false
-	})
+	h.commandInHistory(app.StatusRefused)
 	if !strings.Contains(u.open.last.Text, "refused") {
 		t.Errorf("status line %q", u.open.last.Text)
 	}
@@ -415,14 +408,7 @@ func TestUnreachable(t *testing.T) {
 		t.Error("the switch stays on after the command expired")
 	}
 	u.showThing(lamp)
-	h.waitFor("the expired command in the history", 10*time.Second, func() bool {
-		for _, e := range u.open.history.entries {
-			if e.Kind == app.EntryCommand && e.Status == app.StatusExpired {
-				return true
-			}
-		}
-		return false
-	})
+	h.commandInHistory(app.StatusExpired)
 	if !u.open.warn.Visible() {
 		t.Error("the thing screen does not say the thing is not answering")
 	}

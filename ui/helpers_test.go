@@ -232,6 +232,20 @@ func (h *harness) scanSays(want string) {
 	}
 }
 
+// commandInHistory waits until the history of the thing shown holds a
+// command in status.
+func (h *harness) commandInHistory(status app.CommandStatus) {
+	h.t.Helper()
+	h.waitFor("the "+string(status)+" command in the history", 10*time.Second, func() bool {
+		for _, e := range h.u.open.history.entries {
+			if e.Kind == app.EntryCommand && e.Status == status {
+				return true
+			}
+		}
+		return false
+	})
+}
+
 // startDemo goes through the first run into the demo home.
 func (h *harness) startDemo(name, passphrase string) {
 	h.t.Helper()

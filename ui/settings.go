@@ -98,8 +98,7 @@ func connDetailShort(u *UI) string {
 // backupKey exports the key locked with a passphrase into a file.
 func (u *UI) backupKey() {
 	pf := newPassphraseFields()
-	items := []*widget.FormItem{widget.NewFormItem("Backup passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)}
-	u.passphraseForm("Back up my key", "Save…", items, pf, func(pass []byte) {
+	u.passphraseForm("Back up my key", "Save…", pf.items("Backup passphrase"), pf, func(pass []byte) {
 		u.background(func(context.Context) error {
 			armored, err := u.core.ExportKey(pass)
 			if err != nil {
@@ -158,8 +157,7 @@ func (u *UI) saveBackup(armored string) {
 func (u *UI) changePassphrase() {
 	old := widget.NewPasswordEntry()
 	pf := newPassphraseFields()
-	items := []*widget.FormItem{widget.NewFormItem("Current passphrase", old),
-		widget.NewFormItem("New passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)}
+	items := append([]*widget.FormItem{widget.NewFormItem("Current passphrase", old)}, pf.items("New passphrase")...)
 	u.passphraseForm("Change passphrase", "Change", items, pf, func(pass []byte) {
 		oldPass := []byte(old.Text)
 		u.background(func(ctx context.Context) error {

@@ -48,6 +48,12 @@ func newPassphraseFields() passphraseFields {
 	return f
 }
 
+// items are the fields in a form: the passphrase, named label, and its
+// repetition.
+func (f passphraseFields) items(label string) []*widget.FormItem {
+	return []*widget.FormItem{widget.NewFormItem(label, f.pass), widget.NewFormItem("Repeat it", f.again)}
+}
+
 // check returns the passphrase, or what is wrong with it.
 func (f passphraseFields) check() ([]byte, error) {
 	switch {
@@ -141,13 +147,12 @@ func (u *UI) newProfile(f *formPage, pf passphraseFields, prefix string, create 
 
 // showDemoSetup asks for a name and passphrase, then starts the demo.
 func (u *UI) showDemoSetup() {
-	name := widget.NewEntry()
-	name.SetPlaceHolder("Your name")
+	name := nameEntry()
 	pf := newPassphraseFields()
 	var f *formPage
 	f = newFormPage("Try the demo home",
 		"Your key is made on this device and locked with the passphrase; you need the passphrase each time Thingpost starts.",
-		[]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		append([]*widget.FormItem{widget.NewFormItem("Name", name)}, pf.items("Passphrase")...),
 		"Start the demo", func() {
 			pass, ok := f.passphrase(pf)
 			if !ok {
@@ -167,18 +172,23 @@ func (u *UI) showDemoSetup() {
 	u.push(&page{name: "demo-setup", title: "Demo home", content: f.box, focus: name})
 }
 
+// nameEntry is the entry for the person's display name.
+func nameEntry() *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder("Your name")
+	return e
+}
+
 // showCreate makes a new identity for the person's own mail address.
 func (u *UI) showCreate() {
-	name := widget.NewEntry()
-	name.SetPlaceHolder("Your name")
+	name := nameEntry()
 	addr := widget.NewEntry()
 	addr.SetPlaceHolder("you@example.org")
 	pf := newPassphraseFields()
 	var f *formPage
 	f = newFormPage("Create my identity",
 		"Your key is made on this device for your mail address and locked with the passphrase. Things will know you by it.",
-		[]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Mail address", addr),
-			widget.NewFormItem("Passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		append([]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Mail address", addr)}, pf.items("Passphrase")...),
 		"Create", func() {
 			n, a := strings.TrimSpace(name.Text), strings.TrimSpace(addr.Text)
 			u.newProfile(f, pf, "create profile: ", func(ctx context.Context, pass []byte) error {
@@ -233,9 +243,8 @@ func (u *UI) showImport() {
 	var f *formPage
 	f = newFormPage("Restore from a key backup",
 		"Choose the key you backed up (Settings, Back up my key) or a secret key exported by GnuPG. It is stored here locked with a new passphrase.",
-		[]*widget.FormItem{widget.NewFormItem("Key file", container.NewBorder(nil, nil, nil, choose, file)),
-			widget.NewFormItem("Backup passphrase", keyPass),
-			widget.NewFormItem("New passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		append([]*widget.FormItem{widget.NewFormItem("Key file", container.NewBorder(nil, nil, nil, choose, file)),
+			widget.NewFormItem("Backup passphrase", keyPass)}, pf.items("New passphrase")...),
 		"Restore", func() {
 			if key == nil {
 				f.fail("Choose the key file first.")
