@@ -160,12 +160,8 @@ func cmdRun(ctx context.Context, c *cli.Call) error {
 }
 
 func cmdStatus(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
 	asJSON := c.Flags.Bool("json", false, "print JSON")
-	if err := c.Parse(0, 0); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 0, func(ctx context.Context, a homenode.Admin) error {
 		st, err := a.Status(ctx)
 		if err != nil {
 			return err
@@ -178,8 +174,15 @@ func cmdStatus(ctx context.Context, c *cli.Call) error {
 	})
 }
 
-func withAdmin(ctx context.Context, c *cli.Call, dir string, fn func(context.Context, homenode.Admin) error) error {
-	cfg, err := loadConfig(c, dir)
+// withAdmin declares --data DIR, parses the command line (nargs arguments,
+// and the flags the command declared) and runs fn with the admin of the
+// node in DIR.
+func withAdmin(ctx context.Context, c *cli.Call, nargs int, fn func(context.Context, homenode.Admin) error) error {
+	dir := dataFlag(c)
+	if err := c.Parse(nargs, nargs); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c, *dir)
 	if err != nil {
 		return err
 	}
@@ -226,12 +229,8 @@ func cmdUserAdd(ctx context.Context, c *cli.Call) error {
 // Admin.SetPassword), saying done; a password it made is printed once,
 // with note.
 func withPassword(ctx context.Context, c *cli.Call, set func(homenode.Admin, context.Context, string, string) error, done, note string) error {
-	dir := dataFlag(c)
 	fromStdin := c.Flags.Bool("password-stdin", false, "read the password from standard input")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 1, func(ctx context.Context, a homenode.Admin) error {
 		pw, generated, err := readPassword(*fromStdin, c.Stdin)
 		if err != nil {
 			return err
@@ -248,11 +247,7 @@ func withPassword(ctx context.Context, c *cli.Call, set func(homenode.Admin, con
 }
 
 func cmdUserList(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
-	if err := c.Parse(0, 0); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 0, func(ctx context.Context, a homenode.Admin) error {
 		users, err := a.Users(ctx)
 		if err != nil {
 			return err
@@ -265,11 +260,7 @@ func cmdUserList(ctx context.Context, c *cli.Call) error {
 }
 
 func cmdUserDel(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 1, func(ctx context.Context, a homenode.Admin) error {
 		if err := a.DeleteUser(ctx, c.Arg(0)); err != nil {
 			return err
 		}
