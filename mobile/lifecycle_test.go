@@ -7,6 +7,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/keystore"
 )
 
 // waitRunning waits for the lifecycle to report a start or stop.
@@ -31,7 +32,8 @@ func waitRunning(t *testing.T, changes <-chan bool, want bool) {
 func TestLifecycleOnDemoHome(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Open(app.Options{Dir: t.TempDir(), Secrets: app.NoKeyring{}, CommandTimeout: time.Minute})
+	a, err := app.Open(app.Options{Dir: t.TempDir(), Secrets: app.NoKeyring{}, CommandTimeout: time.Minute,
+		KDF: &keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}) // light: the real costs are keystore's
 	if err != nil {
 		t.Fatal(err)
 	}

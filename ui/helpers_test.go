@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/keystore"
 )
 
 // testLoop stands in for Fyne's event loop: post queues functions and the
@@ -78,6 +79,9 @@ func newHarnessIn(t *testing.T, a fyne.App, dir string, more ...func(*app.Option
 		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		coreOptions: func(o *app.Options) {
 			o.Secrets = app.NoKeyring{} // no D-Bus session in tests
+			// Light argon2id costs: the real ones are keystore's business,
+			// measured there.
+			o.KDF = &keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}
 			o.CommandTimeout = 30 * time.Second
 			for _, f := range more {
 				f(o)
