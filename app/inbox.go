@@ -154,9 +154,10 @@ func (a *App) firstSeen(tx *bbolt.Tx, msg *envelope.Message, thingID string, now
 }
 
 // takeReply makes e the entry of a verified reply, settles the command it
-// answers and takes what it says about the thing (the role, from its text
-// when neither its machine form nor a command says). It returns the ID of
-// the command it answered, "" for none.
+// answers and takes what it says about the thing; our role comes from its
+// text when its machine form does not say it and it answers no command of
+// ours (the welcome of an older thing). It returns the ID of the command it
+// answered, "" for none.
 func (a *App) takeReply(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wire.Reply, e *Entry, self string, now time.Time) (string, error) {
 	e.Reply = r
 	if r.Text != "" {
