@@ -233,27 +233,27 @@ func (a *App) transition(id string, f func(*commandRecord) bool, extra func(tx *
 		return false, err
 	}
 	if th != nil {
-		a.mu.Lock()
-		if old, ok := a.things[th.ID]; ok {
-			th.pub = old.pub
-			a.things[th.ID] = th
-		}
-		a.mu.Unlock()
+		a.keep(th)
 		t := cloneThing(&th.Thing)
 		a.emit(Event{Kind: EventThing, ThingID: t.ID, Thing: &t})
 	}
 	out := c.Command
 	a.emit(Event{Kind: EventCommand, ThingID: c.Thing, Command: &out})
 	if c.Status.Final() {
-		a.mu.Lock()
-		ws := a.waiters[id]
-		delete(a.waiters, id)
-		a.mu.Unlock()
-		for _, ch := range ws {
-			close(ch)
-		}
+		a.wake(id)
 	}
 	return true, nil
+}
+
+// wake wakes the waiters of a command that has its outcome.
+func (a *App) wake(id string) {
+	a.mu.Lock()
+	ws := a.waiters[id]
+	delete(a.waiters, id)
+	a.mu.Unlock()
+	for _, ch := range ws {
+		close(ch)
+	}
 }
 
 func kick(ch chan struct{}) {
@@ -366,33 +366,38 @@ func earliest(a, b time.Time) time.Time {
 
 // sent records that the server took the message.
 func (a *App) sent(it *outItem) {
-	if !it.Command {
-		if err := a.st.db.Update(func(tx *bbolt.Tx) error { return tx.Bucket(bucketOutbox).Delete([]byte(it.ID)) }); err != nil {
-			a.log.Error("outbox", "err", err)
-		}
-		return
-	}
 	now := a.now()
-	del := func(tx *bbolt.Tx, _ *commandRecord) error { return tx.Bucket(bucketOutbox).Delete([]byte(it.ID)) }
-	changed, err := a.transition(it.ID, func(c *commandRecord) bool {
+	changed := a.leaveOutbox(it, func(c *commandRecord) bool {
 		if c.Status != StatusQueued {
 			return false // answered already: the reply overtook this record
 		}
 		c.Status, c.SentAt, c.Attempts = StatusSent, now, c.Attempts+1
 		return true
-	}, del)
-	if err == nil && !changed {
-		err = a.st.db.Update(func(tx *bbolt.Tx) error { return del(tx, nil) })
-	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		a.log.Error("outbox", "err", err)
-	}
+	})
 	if changed {
 		a.mu.Lock()
 		a.sentDeadlines[it.ID] = it.Deadline
 		a.mu.Unlock()
 		kick(a.expKick)
 	}
+}
+
+// leaveOutbox removes an item from the outbox: a command's item in the
+// transaction in which f changes the command (see transition). It reports
+// whether f changed it.
+func (a *App) leaveOutbox(it *outItem, f func(*commandRecord) bool) (changed bool) {
+	del := func(tx *bbolt.Tx, _ *commandRecord) error { return tx.Bucket(bucketOutbox).Delete([]byte(it.ID)) }
+	var err error
+	if it.Command {
+		changed, err = a.transition(it.ID, f, del)
+	}
+	if err == nil && !changed {
+		err = a.st.db.Update(func(tx *bbolt.Tx) error { return del(tx, nil) })
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		a.log.Error("outbox", "err", err)
+	}
+	return changed
 }
 
 func (a *App) noteAttempt(it *outItem, err error) {
@@ -414,27 +419,14 @@ func (a *App) expireUnsent(it *outItem) {
 
 // dropOut removes an item from the outbox and ends its command.
 func (a *App) dropOut(it *outItem, status CommandStatus, reason string) {
-	del := func(tx *bbolt.Tx, _ *commandRecord) error { return tx.Bucket(bucketOutbox).Delete([]byte(it.ID)) }
-	if !it.Command {
-		if err := a.st.db.Update(func(tx *bbolt.Tx) error { return del(tx, nil) }); err != nil {
-			a.log.Error("outbox", "err", err)
-		}
-		return
-	}
 	now := a.now()
-	changed, err := a.transition(it.ID, func(c *commandRecord) bool {
+	a.leaveOutbox(it, func(c *commandRecord) bool {
 		if c.Status.Final() {
 			return false
 		}
 		c.Status, c.Error, c.DoneAt = status, reason, now
 		return true
-	}, del)
-	if err == nil && !changed {
-		err = a.st.db.Update(func(tx *bbolt.Tx) error { return del(tx, nil) })
-	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		a.log.Error("outbox", "err", err)
-	}
+	})
 }
 
 // runExpiry ends the sent commands whose deadline passes unanswered.

@@ -17,6 +17,7 @@ import (
 // real sockets: pair with each thing from its QR image, describe,
 // commands and replies, an event, invite a second person, revoke, remove.
 func TestDemoEndToEnd(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	alice := openApp(t, app.Options{})
 	ev := watchEvents(t, alice)
@@ -98,13 +99,8 @@ func TestDemoEndToEnd(t *testing.T) {
 	if th, _ := alice.Thing(lock.ID); !th.State["door"].Equal(wire.StringValue("open")) {
 		t.Errorf("lock state after the event: %v", th.State)
 	}
-	page, err := alice.History(ctx, lock.ID, app.HistoryQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []app.EntryKind
-	for _, e := range page.Entries {
-		kinds = append(kinds, e.Kind)
+	entries, kinds := history(t, alice, lock.ID)
+	for _, e := range entries {
 		if !e.Verified {
 			t.Errorf("unverified entry %+v", e)
 		}
@@ -130,7 +126,7 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bob := person(t, "Bob", bobAcct, app.Options{CommandTimeout: 3 * time.Second})
+	bob := person(t, "Bob", bobAcct, app.Options{})
 	bobLight, err := bob.PairImage(ctx, inv.QR)
 	if err != nil {
 		t.Fatal(err)
@@ -151,7 +147,11 @@ func TestDemoEndToEnd(t *testing.T) {
 	if err := alice.Revoke(ctx, light.ID, bobAcct.Address); err != nil {
 		t.Fatal(err)
 	}
-	c, err = do(ctx, bob, bobLight.ID, "on")
+	// The lamp ignores him: the command expires (in a second, not the
+	// default time).
+	if c, err = bob.Send(ctx, bobLight.ID, "on", time.Second); err == nil {
+		c, err = bob.Wait(ctx, c.ID)
+	}
 	if !errors.Is(err, app.ErrExpired) || c.Status != app.StatusExpired {
 		t.Fatalf("revoked bob: %+v %v", c, err)
 	}
@@ -178,6 +178,7 @@ func TestDemoEndToEnd(t *testing.T) {
 // TestTwoHomes pairs a person on one home node with a thing on another
 // node of another domain: every message crosses between the nodes.
 func TestTwoHomes(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	d := startDemo(t, demo.Options{})
 	far, err := demo.StartHome(ctx, t.TempDir(), "far.home.arpa", nil, testLogger(t))
@@ -209,14 +210,10 @@ func TestTwoHomes(t *testing.T) {
 // across a restart of the app: the command is delivered and answered
 // once.
 func TestOutboxSurvivesHomeDown(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
 	dir := t.TempDir()
-	alice := person(t, "Alice", d.Person, app.Options{Dir: dir})
-	th, err := alice.PairImage(ctx, d.Thing("light").QR)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, alice, th := ownerOfLight(t, app.Options{Dir: dir})
 	if err := d.Home.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -252,17 +249,7 @@ func TestOutboxSurvivesHomeDown(t *testing.T) {
 	}
 	// Exactly one reply in the history, and nothing more arrives.
 	time.Sleep(time.Second)
-	page, err := alice.History(ctx, th.ID, app.HistoryQuery{Kinds: []app.EntryKind{app.EntryReply}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range page.Entries {
-		if e.CommandID == c.ID {
-			n++
-		}
-	}
-	if n != 1 {
+	if n := repliesTo(t, alice, th.ID, c.ID); n != 1 {
 		t.Fatalf("%d replies to the command, want 1", n)
 	}
 }
@@ -271,13 +258,9 @@ func TestOutboxSurvivesHomeDown(t *testing.T) {
 // stopped does not block Wait past its deadline, and once its time is up it
 // is never sent.
 func TestStoppedCommandExpiresUnsent(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	a := person(t, "Alice", d.Person, app.Options{})
-	th, err := a.PairImage(ctx, d.Thing("light").QR)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, a, th := ownerOfLight(t, app.Options{})
 	a.Stop()
 	c, err := a.Send(ctx, th.ID, "on", 300*time.Millisecond)
 	if err != nil {

@@ -2,9 +2,11 @@ package app_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,12 +43,7 @@ func testCtx(t testing.TB) context.Context {
 // fallback (no OS keyring in tests).
 func openApp(t testing.TB, opts app.Options) *app.App {
 	t.Helper()
-	if opts.Dir == "" {
-		opts.Dir = t.TempDir()
-	}
-	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
-	}
+	inTemp(t, &opts.Dir, &opts.Logger)
 	if opts.Secrets == nil {
 		opts.Secrets = app.NoKeyring{}
 	}
@@ -64,15 +61,21 @@ func openApp(t testing.TB, opts app.Options) *app.App {
 	return a
 }
 
+// inTemp fills in what a test leaves open: a temporary directory and the
+// test's logger.
+func inTemp(t testing.TB, dir *string, log **slog.Logger) {
+	if *dir == "" {
+		*dir = t.TempDir()
+	}
+	if *log == nil {
+		*log = testLogger(t)
+	}
+}
+
 // startDemo runs a demo home in a temporary directory.
 func startDemo(t testing.TB, opts demo.Options) *demo.Demo {
 	t.Helper()
-	if opts.Dir == "" {
-		opts.Dir = t.TempDir()
-	}
-	if opts.Logger == nil {
-		opts.Logger = testLogger(t)
-	}
+	inTemp(t, &opts.Dir, &opts.Logger)
 	d, err := demo.Start(testCtx(t), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +99,19 @@ func person(t testing.TB, name string, acct transport.Account, opts app.Options)
 		t.Fatal(err)
 	}
 	return a
+}
+
+// ownerOfLight starts a demo home and Alice's app on it (opts adjust the
+// app), paired with the demo's light as its owner.
+func ownerOfLight(t testing.TB, opts app.Options) (*demo.Demo, *app.App, app.Thing) {
+	t.Helper()
+	d := startDemo(t, demo.Options{})
+	alice := person(t, "Alice", d.Person, opts)
+	light, err := alice.Pair(testCtx(t), d.Thing("light").Invite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, alice, light
 }
 
 // events collects an app's events for assertions.
@@ -134,4 +150,48 @@ func do(ctx context.Context, a *app.App, thingID, text string) (app.Command, err
 		return c, err
 	}
 	return a.Wait(ctx, c.ID)
+}
+
+// history returns the newest page of a thing's history and the kinds of
+// its entries.
+func history(t testing.TB, a *app.App, thingID string) ([]app.Entry, []app.EntryKind) {
+	t.Helper()
+	page, err := a.History(testCtx(t), thingID, app.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := make([]app.EntryKind, len(page.Entries))
+	for i, e := range page.Entries {
+		kinds[i] = e.Kind
+	}
+	return page.Entries, kinds
+}
+
+// repliesTo counts the replies to a command in the thing's history.
+func repliesTo(t testing.TB, a *app.App, thingID, cmdID string) int {
+	t.Helper()
+	page, err := a.History(testCtx(t), thingID, app.HistoryQuery{Kinds: []app.EntryKind{app.EntryReply}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range page.Entries {
+		if e.CommandID == cmdID {
+			n++
+		}
+	}
+	return n
+}
+
+// waitLogged waits until what a logger wrote to logs holds line at least n
+// times: the app has handled what the test gave it.
+func waitLogged(t testing.TB, logs fmt.Stringer, line string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for strings.Count(logs.String(), line) < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%q not logged %d times:\n%s", line, n, logs.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -56,87 +56,15 @@ func (a *App) handle(ctx context.Context, m transport.Msg) (transport.Dispositio
 }
 
 // fromThing records a verified message from a paired thing; self is our
-// fingerprint.
+// fingerprint. What the message says is committed in one transaction
+// before anything is published (see recordFromThing).
 func (a *App) fromThing(msg *envelope.Message, self string) (transport.Disposition, error) {
 	thingID := msg.Signer.Fingerprint().String()
-	var wm wire.Message
-	if v := msg.Header.Get(wire.HeaderName); v != "" {
-		var err error
-		if wm, err = wire.Decode(v); err != nil {
-			a.log.Warn("a thing's machine form is unreadable; keeping its text only", "thing", thingID, "err", err)
-			wm = wire.Message{}
-		}
-	}
-	now := a.now()
-	at := now
-	if !msg.Date.IsZero() {
-		at = msg.Date
-	}
-	var (
-		entry   *Entry
-		cmdID   string
-		changed bool
-	)
-	err := a.st.db.Update(func(tx *bbolt.Tx) error {
-		entry, cmdID, changed = nil, "", false
-		if msg.MessageID != "" {
-			err := a.st.seen.RecordTx(tx, msg.MessageID, now, now.Add(-seenRetention))
-			if errors.Is(err, wire.ErrReplayed) {
-				a.log.Info("dropped: a thing's message seen before", "thing", thingID, "message_id", msg.MessageID)
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-		}
-		th, err := getThing(tx, thingID)
-		if err != nil {
-			return err
-		}
-		th.LastSeen, th.Unanswered = now, 0
-		e := &Entry{Thing: thingID, Kind: EntryMessage, Time: at, Text: msg.Text, Verified: true, MessageID: msg.MessageID}
-		switch {
-		case wm.Reply != nil:
-			e.Reply = wm.Reply
-			if wm.Reply.Text != "" {
-				e.Text = wm.Reply.Text
-			}
-			if msg.InReplyTo != "" {
-				ok, err := a.answer(tx, th, msg, wm.Reply, e, now)
-				if err != nil {
-					return err
-				}
-				if ok {
-					cmdID = e.CommandID
-				}
-			}
-			if !applyReply(&th.Thing, wm.Reply, self, at) && e.CommandID == "" {
-				learnRole(&th.Thing, e.Text)
-			}
-		case wm.Event != nil:
-			e.Kind, e.Event = EntryEvent, wm.Event
-			if wm.Event.Text != "" {
-				e.Text = wm.Event.Text
-			}
-			if !wm.Event.Time.IsZero() {
-				e.Time = wm.Event.Time
-			}
-			mergeState(&th.Thing, wm.Event.State, e.Time)
-		}
-		if err := addEntry(tx, e); err != nil {
-			return err
-		}
-		if err := putThing(tx, th); err != nil {
-			return err
-		}
-		a.mu.Lock()
-		if old, ok := a.things[thingID]; ok {
-			th.pub = old.pub
-			a.things[thingID] = th
-		}
-		a.mu.Unlock()
-		entry, changed = e, true
-		return nil
+	wm := a.machineForm(msg, thingID)
+	var in inbound
+	err := a.st.db.Update(func(tx *bbolt.Tx) (err error) {
+		in, err = a.recordFromThing(tx, msg, wm, self)
+		return err
 	})
 	if errors.Is(err, ErrNotFound) {
 		// Removed meanwhile.
@@ -146,18 +74,136 @@ func (a *App) fromThing(msg *envelope.Message, self string) (transport.Dispositi
 		// The message stays in the mailbox and is offered again.
 		return transport.Disposition{}, err
 	}
-	if !changed {
-		return transport.Delete(), nil
+	if in.entry != nil {
+		a.publishFromThing(thingID, in)
 	}
+	return transport.Delete(), nil
+}
+
+// machineForm decodes the wire header of a thing's message; an unreadable
+// one leaves the text alone.
+func (a *App) machineForm(msg *envelope.Message, thingID string) wire.Message {
+	v := msg.Header.Get(wire.HeaderName)
+	if v == "" {
+		return wire.Message{}
+	}
+	wm, err := wire.Decode(v)
+	if err != nil {
+		a.log.Warn("a thing's machine form is unreadable; keeping its text only", "thing", thingID, "err", err)
+		return wire.Message{}
+	}
+	return wm
+}
+
+// inbound is what recordFromThing committed: the history entry (nil when
+// the message was seen before) and the command it answered ("" for none).
+type inbound struct {
+	entry *Entry
+	cmdID string
+}
+
+// recordFromThing is fromThing's transaction: the Message-ID is recorded
+// as seen, the history gets the entry, the thing its state, role and last
+// seen time, and a reply settles its command.
+func (a *App) recordFromThing(tx *bbolt.Tx, msg *envelope.Message, wm wire.Message, self string) (inbound, error) {
+	thingID := msg.Signer.Fingerprint().String()
+	now := a.now()
+	if fresh, err := a.firstSeen(tx, msg, thingID, now); err != nil || !fresh {
+		return inbound{}, err
+	}
+	th, err := getThing(tx, thingID)
+	if err != nil {
+		return inbound{}, err
+	}
+	th.LastSeen, th.Unanswered = now, 0
+	at := now
+	if !msg.Date.IsZero() {
+		at = msg.Date
+	}
+	in := inbound{entry: &Entry{Thing: thingID, Kind: EntryMessage, Time: at, Text: msg.Text, Verified: true, MessageID: msg.MessageID}}
+	switch {
+	case wm.Reply != nil:
+		if in.cmdID, err = a.takeReply(tx, th, msg, wm.Reply, in.entry, self, now); err != nil {
+			return inbound{}, err
+		}
+	case wm.Event != nil:
+		takeEvent(&th.Thing, wm.Event, in.entry)
+	}
+	if err := addEntry(tx, in.entry); err != nil {
+		return inbound{}, err
+	}
+	if err := putThing(tx, th); err != nil {
+		return inbound{}, err
+	}
+	a.keep(th)
+	return in, nil
+}
+
+// firstSeen records the message's Message-ID; false for one seen before,
+// which is dropped.
+func (a *App) firstSeen(tx *bbolt.Tx, msg *envelope.Message, thingID string, now time.Time) (bool, error) {
+	if msg.MessageID == "" {
+		return true, nil
+	}
+	err := a.st.seen.RecordTx(tx, msg.MessageID, now, now.Add(-seenRetention))
+	if errors.Is(err, wire.ErrReplayed) {
+		a.log.Info("dropped: a thing's message seen before", "thing", thingID, "message_id", msg.MessageID)
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// takeReply makes e the entry of a verified reply, settles the command it
+// answers and takes what it says about the thing; our role comes from its
+// text when its machine form does not say it and it answers no command of
+// ours (the welcome of an older thing). It returns the ID of the command it
+// answered, "" for none.
+func (a *App) takeReply(tx *bbolt.Tx, th *thingRecord, msg *envelope.Message, r *wire.Reply, e *Entry, self string, now time.Time) (string, error) {
+	e.Reply = r
+	if r.Text != "" {
+		e.Text = r.Text
+	}
+	var cmdID string
+	if msg.InReplyTo != "" {
+		ok, err := a.answer(tx, th, msg, r, e, now)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			cmdID = e.CommandID
+		}
+	}
+	if !applyReply(&th.Thing, r, self, e.Time) && e.CommandID == "" {
+		learnRole(&th.Thing, e.Text)
+	}
+	return cmdID, nil
+}
+
+// takeEvent makes e the entry of a thing's event and merges the state it
+// reports.
+func takeEvent(t *Thing, ev *wire.Event, e *Entry) {
+	e.Kind, e.Event = EntryEvent, ev
+	if ev.Text != "" {
+		e.Text = ev.Text
+	}
+	if !ev.Time.IsZero() {
+		e.Time = ev.Time
+	}
+	mergeState(t, ev.State, e.Time)
+}
+
+// publishFromThing tells the subscribers what recordFromThing committed:
+// the changed thing, then the answered command (waking its waiters) or the
+// thing's event or message.
+func (a *App) publishFromThing(thingID string, in inbound) {
 	if t, err := a.Thing(thingID); err == nil {
 		a.emit(Event{Kind: EventThing, ThingID: thingID, Thing: &t})
 	}
-	if cmdID != "" {
-		a.finished(cmdID)
-	} else {
-		a.emit(Event{Kind: EventThingEvent, ThingID: thingID, Entry: entry})
+	if in.cmdID != "" {
+		a.finished(in.cmdID)
+		return
 	}
-	return transport.Delete(), nil
+	a.emit(Event{Kind: EventThingEvent, ThingID: thingID, Entry: in.entry})
 }
 
 // settle records a reply as the outcome of its command.
@@ -217,13 +263,7 @@ func (a *App) finished(cmdID string) {
 		return
 	}
 	a.emit(Event{Kind: EventCommand, ThingID: c.Thing, Command: &c})
-	a.mu.Lock()
-	ws := a.waiters[cmdID]
-	delete(a.waiters, cmdID)
-	a.mu.Unlock()
-	for _, ch := range ws {
-		close(ch)
-	}
+	a.wake(cmdID)
 }
 
 // applyReply takes what a verified reply says about the thing: state,

@@ -45,13 +45,9 @@ func userOf(users []wire.User, fpr string) (wire.User, bool) {
 // the thing's welcome, to the nanosecond the thing keeps (its text says
 // only the minute).
 func TestRoleFromWelcome(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{})
-	light, err := alice.Pair(ctx, d.Thing("light").Invite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, alice, light := ownerOfLight(t, app.Options{})
 	bob, bobLight := invited(t, d, alice, light.ID, "bob", wire.RoleGuest, "1h", app.Options{})
 	users, err := alice.Users(ctx, light.ID)
 	if err != nil {
@@ -70,13 +66,9 @@ func TestRoleFromWelcome(t *testing.T) {
 // TestRemoveLeaves: a member's Remove sends "leave" and waits for the
 // answer; the thing no longer lists him, and he forgets the thing.
 func TestRemoveLeaves(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{})
-	light, err := alice.Pair(ctx, d.Thing("light").Invite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, alice, light := ownerOfLight(t, app.Options{})
 	bob, bobLight := invited(t, d, alice, light.ID, "bob", wire.RoleMember, "", app.Options{})
 	if bobLight.Role != wire.RoleMember {
 		t.Fatalf("bob's role %q", bobLight.Role)
@@ -119,14 +111,11 @@ func TestRemoveLeaves(t *testing.T) {
 // TestRemoveUnanswered: when the thing cannot answer, Remove keeps it;
 // with force it forgets it anyway.
 func TestRemoveUnanswered(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{})
-	light, err := alice.Pair(ctx, d.Thing("light").Invite)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bob, bobLight := invited(t, d, alice, light.ID, "bob", wire.RoleMember, "", app.Options{CommandTimeout: 2 * time.Second})
+	d, alice, light := ownerOfLight(t, app.Options{})
+	// Bob's "leave" cannot be sent: it expires in half a second.
+	bob, bobLight := invited(t, d, alice, light.ID, "bob", wire.RoleMember, "", app.Options{CommandTimeout: 500 * time.Millisecond})
 	if err := d.Home.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -156,13 +145,9 @@ func TestRemoveUnanswered(t *testing.T) {
 // TestRemoveExpiredGuest: a guest whose time is up forgets the thing at
 // once, without asking it (it ignores him already).
 func TestRemoveExpiredGuest(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{})
-	light, err := alice.Pair(ctx, d.Thing("light").Invite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, alice, light := ownerOfLight(t, app.Options{})
 	dir := t.TempDir()
 	bob, bobLight := invited(t, d, alice, light.ID, "bob", wire.RoleGuest, "1h", app.Options{Dir: dir})
 	p, _, _ := bob.Profile()

@@ -71,25 +71,12 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 	deadline, _ := ctx.Deadline()
 	p := &pairing{id: securejoin.NewToken(), inv: inv, deadline: deadline,
 		j: securejoin.NewJoiner(id, inv, a.now), joined: make(chan struct{}), wrong: make(chan struct{})}
-	status := PairingStatus{ID: p.id, ThingAddr: inv.Addr, ThingName: inv.Name, Fingerprint: inv.Fingerprint.String()}
-	fail := func(reason string, cause error) (Thing, error) {
-		if _, err := a.Thing(inv.Fingerprint.String()); err != nil {
-			a.dropHeld(context.WithoutCancel(ctx), inv.Fingerprint.String())
-		}
-		s := status
-		s.Step, s.Err = PairFailed, reason
-		a.emit(Event{Kind: EventPairing, Pairing: &s})
-		if cause != nil {
-			return Thing{}, fmt.Errorf("%w: %s: %w", errPairing, reason, cause)
-		}
-		return Thing{}, fmt.Errorf("%w: %s", errPairing, reason)
-	}
 
 	p.mu.Lock()
 	out, err := p.j.Start(ctx)
 	p.mu.Unlock()
 	if err != nil {
-		return fail("cannot start the handshake", err)
+		return a.pairFailed(ctx, p, "cannot start the handshake", err)
 	}
 	a.mu.Lock()
 	a.pairings[p.id] = p
@@ -100,50 +87,82 @@ func (a *App) Pair(ctx context.Context, code string) (Thing, error) {
 		a.mu.Unlock()
 	}()
 	if err := a.queueRaw(out.MessageID, out.To, out.Raw, deadline); err != nil {
-		return fail("cannot queue the handshake", err)
+		return a.pairFailed(ctx, p, "cannot queue the handshake", err)
 	}
-	a.emitPairing(status, PairRequested)
+	a.emitPairing(p.status(), PairRequested)
+	if reason, cause := a.awaitJoin(ctx, p, r); reason != "" {
+		return a.pairFailed(ctx, p, reason, cause)
+	}
+	return a.describePaired(ctx, p)
+}
 
+// awaitJoin waits until the thing of a pairing confirmed it and is stored;
+// otherwise it says why not, for people, and what caused it.
+func (a *App) awaitJoin(ctx context.Context, p *pairing, r *running) (reason string, cause error) {
+	addr := p.inv.Addr
 	select {
 	case <-p.joined:
+		if p.storeErr != nil {
+			return "cannot store the thing", p.storeErr
+		}
+		return "", nil
 	case <-ctx.Done():
 		p.mu.Lock()
 		verified := p.verified
 		p.done = true
 		p.mu.Unlock()
 		if errors.Is(ctx.Err(), context.Canceled) {
-			return fail("cancelled", ctx.Err())
+			return "cancelled", ctx.Err()
 		}
 		if verified {
-			return fail(fmt.Sprintf("%s sent its key but did not confirm within %s", inv.Addr, a.opts.PairTimeout), nil)
+			return fmt.Sprintf("%s sent its key but did not confirm within %s", addr, a.opts.PairTimeout), nil
 		}
-		return fail(fmt.Sprintf("no answer from %s within %s: the thing may be offline, or the code was already used or has expired", inv.Addr, a.opts.PairTimeout), nil)
+		return fmt.Sprintf("no answer from %s within %s: the thing may be offline, or the code was already used or has expired", addr, a.opts.PairTimeout), nil
 	case <-p.wrong:
-		return fail(fmt.Sprintf("the key of %s is not the one in the code: do not trust this code", inv.Addr), p.wrongErr)
+		return fmt.Sprintf("the key of %s is not the one in the code: do not trust this code", addr), p.wrongErr
 	case <-r.stopped:
-		return fail("the app was stopped", nil)
+		return "the app was stopped", nil
 	}
-	if p.storeErr != nil {
-		return fail("cannot store the thing", p.storeErr)
-	}
-	thingID := inv.Fingerprint.String()
-	c, err := a.sendCommand(ctx, thingID, wire.Command{Name: "describe"}, time.Until(deadline))
+}
+
+// describePaired asks the thing just paired to describe itself, within
+// the pairing's time, and returns it with its capabilities.
+func (a *App) describePaired(ctx context.Context, p *pairing) (Thing, error) {
+	thingID := p.inv.Fingerprint.String()
+	c, err := a.sendCommand(ctx, thingID, wire.Command{Name: "describe"}, time.Until(p.deadline))
 	if err == nil {
-		c, err = a.Wait(ctx, c.ID)
+		_, err = a.Wait(ctx, c.ID)
 	}
 	if err != nil {
 		t, _ := a.Thing(thingID)
-		_, ferr := fail("paired, but the thing did not describe itself", err)
+		_, ferr := a.pairFailed(ctx, p, "paired, but the thing did not describe itself", err)
 		return t, ferr
 	}
 	t, err := a.Thing(thingID)
 	if err != nil {
-		return fail("the thing was removed meanwhile", err)
+		return a.pairFailed(ctx, p, "the thing was removed meanwhile", err)
 	}
-	s := status
+	s := p.status()
 	s.Step, s.ThingName = PairDescribed, t.DisplayName()
 	a.emit(Event{Kind: EventPairing, ThingID: t.ID, Pairing: &s})
 	return t, nil
+}
+
+// pairFailed ends a pairing that failed for reason (for people), caused by
+// cause (nil: none to wrap): what was held for a thing not paired is
+// dropped, and the failure is published.
+func (a *App) pairFailed(ctx context.Context, p *pairing, reason string, cause error) (Thing, error) {
+	thingID := p.inv.Fingerprint.String()
+	if _, err := a.Thing(thingID); err != nil {
+		a.dropHeld(context.WithoutCancel(ctx), thingID)
+	}
+	s := p.status()
+	s.Err = reason
+	a.emitPairing(s, PairFailed)
+	if cause != nil {
+		return Thing{}, fmt.Errorf("%w: %s: %w", errPairing, reason, cause)
+	}
+	return Thing{}, fmt.Errorf("%w: %s", errPairing, reason)
 }
 
 // PairImage pairs with the code in a picture (PNG or JPEG): see Pair. A

@@ -18,6 +18,7 @@ import (
 // TestPairForms pairs by the legacy handshake (a code without v=3) and
 // from an OPENPGP4FPR: code.
 func TestPairForms(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	d := startDemo(t, demo.Options{})
 	alice := person(t, "Alice", d.Person, app.Options{})
@@ -55,9 +56,10 @@ func TestPairForms(t *testing.T) {
 // TestPairFailures: every way pairing can fail ends with a reason, an
 // event and nothing stored.
 func TestPairFailures(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{PairTimeout: 3 * time.Second})
+	alice := person(t, "Alice", d.Person, app.Options{})
 	ev := watchEvents(t, alice)
 
 	if _, err := alice.Pair(ctx, "https://example.org/not-a-code"); !errors.Is(err, securejoin.ErrNotInvite) {
@@ -97,13 +99,21 @@ func TestPairFailures(t *testing.T) {
 	}
 
 	// A code of a thing that does not answer: the timeout with a reason.
+	// Carol waits a second for it (Alice's default would take minutes).
+	carolAcct, err := d.Home.AddAccount(ctx, "carol")
+	if err != nil {
+		t.Fatal(err)
+	}
+	carol := person(t, "Carol", carolAcct, app.Options{PairTimeout: time.Second})
 	inv, _ = securejoin.ParseInvite(d.Thing("thermostat").Invite)
 	inv.Addr = "nobody@" + demo.DefaultDomain
-	_, err = alice.Pair(ctx, inv.URL())
+	_, err = carol.Pair(ctx, inv.URL())
 	if !errors.Is(err, app.ErrPairing) || !strings.Contains(err.Error(), "no answer from nobody@") {
 		t.Fatalf("silent thing: %v", err)
 	}
-	if n := len(alice.Things()); n != 0 {
-		t.Fatalf("%d things stored after failures", n)
+	for _, a := range []*app.App{alice, carol} {
+		if n := len(a.Things()); n != 0 {
+			t.Fatalf("%d things stored after failures", n)
+		}
 	}
 }

@@ -64,6 +64,7 @@ func onDisk(t *testing.T, dir, s string) bool {
 }
 
 func TestAccountPasswordStorage(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	d := startDemo(t, demo.Options{})
 	for _, tc := range []struct {
@@ -130,6 +131,7 @@ func TestAccountPasswordStorage(t *testing.T) {
 }
 
 func TestProfileExportImport(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
 	a := openApp(t, app.Options{})
 	p, err := a.CreateProfile(ctx, "Alice Liddell", "Alice@Example.org", passphrase)
@@ -156,6 +158,9 @@ func TestProfileExportImport(t *testing.T) {
 	}
 
 	// Through GnuPG and back: what gpg exports, the app imports.
+	if testing.Short() {
+		t.Skip("GnuPG round trip (its agent takes 2-5 s to export a locked key) not run with -short; the full suite runs it")
+	}
 	gpg, err := exec.LookPath("gpg")
 	if err != nil {
 		t.Skip("gpg not installed: GnuPG round trip not run")

@@ -11,7 +11,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/thingpost/thingpost/app"
-	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/transport"
 	"github.com/thingpost/thingpost/wire"
 )
@@ -127,13 +126,9 @@ func (r *relay) run(ctx context.Context) {
 // machine form) reaches the app before its vc-contact-confirm. The pairing
 // completes, and the role comes from the welcome.
 func TestPairWelcomeBeforeConfirm(t *testing.T) {
+	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	alice := person(t, "Alice", d.Person, app.Options{})
-	lamp, err := alice.Pair(ctx, d.Thing("light").Invite)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, alice, lamp := ownerOfLight(t, app.Options{})
 	inv, err := alice.Invite(ctx, lamp.ID, wire.RoleGuest, "1h")
 	if err != nil {
 		t.Fatal(err)
@@ -183,15 +178,7 @@ func TestPairWelcomeBeforeConfirm(t *testing.T) {
 		t.Fatalf("bob's role %q until %v", th.Role, th.RoleExpires)
 	}
 	// The welcome is in his history, verified, before the describe reply.
-	page, err := bob.History(ctx, th.ID, app.HistoryQuery{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kinds []app.EntryKind
-	for _, e := range page.Entries {
-		kinds = append(kinds, e.Kind)
-	}
-	if !slices.Contains(kinds, app.EntryMessage) || !slices.Contains(kinds, app.EntryPaired) {
+	if _, kinds := history(t, bob, th.ID); !slices.Contains(kinds, app.EntryMessage) || !slices.Contains(kinds, app.EntryPaired) {
 		t.Fatalf("history %v", kinds)
 	}
 	ev.wait(5*time.Second, "the welcome as a message event", func(e app.Event) bool {

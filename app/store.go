@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -163,13 +164,14 @@ func (s *store) SaveState(_ context.Context, st transport.State) error {
 	return s.putMeta(keyMailbox, st)
 }
 
-func (s *store) things() ([]thingRecord, error) {
-	var out []thingRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketThings).ForEach(func(k, v []byte) error {
-			var r thingRecord
+// allRecords reads every record of a bucket; what names them in errors.
+func allRecords[T any](db *bbolt.DB, bucket []byte, what string) ([]T, error) {
+	var out []T
+	err := db.View(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			var r T
 			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("stored thing %s is damaged: %w", k, err)
+				return fmt.Errorf("stored %s %s is damaged: %w", what, k, err)
 			}
 			out = append(out, r)
 			return nil
@@ -178,16 +180,26 @@ func (s *store) things() ([]thingRecord, error) {
 	return out, err
 }
 
-func getThing(tx *bbolt.Tx, id string) (*thingRecord, error) {
-	var r thingRecord
-	found, err := getJSON(tx.Bucket(bucketThings), []byte(id), &r)
+// getRecord reads the record id of a bucket (ErrNotFound when there is
+// none); what names it in errors.
+func getRecord[T any](tx *bbolt.Tx, bucket []byte, what, id string) (*T, error) {
+	var r T
+	found, err := getJSON(tx.Bucket(bucket), []byte(id), &r)
 	if err != nil {
 		return nil, err
 	}
 	if !found {
-		return nil, fmt.Errorf("thing %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("%s %s: %w", what, id, ErrNotFound)
 	}
 	return &r, nil
+}
+
+func (s *store) things() ([]thingRecord, error) {
+	return allRecords[thingRecord](s.db, bucketThings, "thing")
+}
+
+func getThing(tx *bbolt.Tx, id string) (*thingRecord, error) {
+	return getRecord[thingRecord](tx, bucketThings, "thing", id)
 }
 
 func putThing(tx *bbolt.Tx, r *thingRecord) error {
@@ -228,15 +240,7 @@ func deleteThing(tx *bbolt.Tx, id string) error {
 }
 
 func getCommand(tx *bbolt.Tx, id string) (*commandRecord, error) {
-	var c commandRecord
-	found, err := getJSON(tx.Bucket(bucketCommands), []byte(id), &c)
-	if err != nil {
-		return nil, err
-	}
-	if !found {
-		return nil, fmt.Errorf("command %s: %w", id, ErrNotFound)
-	}
-	return &c, nil
+	return getRecord[commandRecord](tx, bucketCommands, "command", id)
 }
 
 func putCommand(tx *bbolt.Tx, c *commandRecord) error {
@@ -245,35 +249,12 @@ func putCommand(tx *bbolt.Tx, c *commandRecord) error {
 
 // pendingCommands lists the commands that have no outcome yet.
 func (s *store) pendingCommands() ([]commandRecord, error) {
-	var out []commandRecord
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketCommands).ForEach(func(k, v []byte) error {
-			var c commandRecord
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("stored command %s is damaged: %w", k, err)
-			}
-			if !c.Status.Final() {
-				out = append(out, c)
-			}
-			return nil
-		})
-	})
-	return out, err
+	cmds, err := allRecords[commandRecord](s.db, bucketCommands, "command")
+	return slices.DeleteFunc(cmds, func(c commandRecord) bool { return c.Status.Final() }), err
 }
 
 func (s *store) outbox() ([]outItem, error) {
-	var out []outItem
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketOutbox).ForEach(func(k, v []byte) error {
-			var it outItem
-			if err := json.Unmarshal(v, &it); err != nil {
-				return fmt.Errorf("stored outbox item %s is damaged: %w", k, err)
-			}
-			out = append(out, it)
-			return nil
-		})
-	})
-	return out, err
+	return allRecords[outItem](s.db, bucketOutbox, "outbox item")
 }
 
 func putOut(tx *bbolt.Tx, it *outItem) error {

@@ -111,12 +111,7 @@ func (a *App) updateThing(id string, f func(*Thing)) (Thing, error) {
 		if err := putThing(tx, r); err != nil {
 			return err
 		}
-		a.mu.Lock()
-		if old, ok := a.things[id]; ok {
-			r.pub = old.pub
-			a.things[id] = r
-		}
-		a.mu.Unlock()
+		a.keep(r)
 		out = cloneThing(&r.Thing)
 		return nil
 	})
@@ -125,6 +120,17 @@ func (a *App) updateThing(id string, f func(*Thing)) (Thing, error) {
 	}
 	a.emit(Event{Kind: EventThing, ThingID: id, Thing: &out})
 	return out, nil
+}
+
+// keep puts a stored thing's changed record in memory, with the key parsed
+// at load, unless the thing was removed meanwhile.
+func (a *App) keep(r *thingRecord) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old, ok := a.things[r.ID]; ok {
+		r.pub = old.pub
+		a.things[r.ID] = r
+	}
 }
 
 func cloneThing(t *Thing) Thing {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
+	"github.com/thingpost/thingpost/keystore"
 )
 
 // waitRunning waits for the lifecycle to report a start or stop.
@@ -26,14 +27,13 @@ func waitRunning(t *testing.T, changes <-chan bool, want bool) {
 // demo home: in the background the connection is down, a command waits in
 // the outbox and an event from a thing is not received; back in the
 // foreground the outbox flushes (the command is answered) and the inbox
-// catches up (the event arrives).
+// catches up (the event arrives). It is the package's end-to-end test that
+// -short runs.
 func TestLifecycleOnDemoHome(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a demo home; skipped with -short")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, err := app.Open(app.Options{Dir: t.TempDir(), Secrets: app.NoKeyring{}, CommandTimeout: time.Minute})
+	a, err := app.Open(app.Options{Dir: t.TempDir(), Secrets: app.NoKeyring{}, CommandTimeout: time.Minute,
+		KDF: &keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}}) // light: the real costs are keystore's
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,35 +140,46 @@ func security(choice string) app.Security {
 	return app.SecurityTLS
 }
 
+// errorHint is what to tell a person about an error that wraps one of errs.
+type errorHint struct {
+	errs []error
+	hint string
+}
+
+// hintFor is the hint of the first of hints that err matches; "" when none
+// does.
+func hintFor(err error, hints []errorHint) string {
+	for _, h := range hints {
+		for _, e := range h.errs {
+			if errors.Is(err, e) {
+				return h.hint
+			}
+		}
+	}
+	return ""
+}
+
+// accountHints say what to fix when an account check fails.
+var accountHints = []errorHint{
+	{[]error{app.ErrTimeout, context.DeadlineExceeded}, "The server did not answer: check the host name and the port, and that this network lets you reach it."},
+	{[]error{app.ErrDNS}, "The server's name was not found: check the spelling of the IMAP and SMTP servers."},
+	{[]error{app.ErrConnRefused}, "Nothing answers on that port: check the port and the security (TLS is usually 993 and 465, STARTTLS 143 and 587)."},
+	{[]error{app.ErrPinMismatch}, "The server's certificate is not the one pinned: check the certificate fingerprint, or leave it empty for a provider."},
+	{[]error{app.ErrTLS}, "The secure connection failed: check the security setting and the port, or pin the certificate of a home node."},
+	{[]error{app.ErrAuth}, "The server refused the user name or the password."},
+	{[]error{app.ErrPlainNotLoopback}, "Unencrypted connections are only allowed to this computer: choose TLS or STARTTLS."},
+	{[]error{app.ErrCertChecksOff}, "The code turns the certificate check off without pinning a certificate: Thingpost does not connect that way. Ask for a code with the certificate's fingerprint, or fill in the fields."},
+	{[]error{app.ErrInvalidAccount}, "Some of the settings are incomplete or wrong."},
+	{[]error{app.ErrLocked}, "Unlock your key first."},
+}
+
 // explainAccountError turns a failed check into what to fix, and keeps
 // the error's own words in brackets.
 func explainAccountError(err error) string {
 	msg := err.Error()
 	msg = strings.TrimPrefix(msg, "account check: ")
 	msg = strings.TrimPrefix(msg, "account: ")
-	var hint string
-	switch {
-	case errors.Is(err, app.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
-		hint = "The server did not answer: check the host name and the port, and that this network lets you reach it."
-	case errors.Is(err, app.ErrDNS):
-		hint = "The server's name was not found: check the spelling of the IMAP and SMTP servers."
-	case errors.Is(err, app.ErrConnRefused):
-		hint = "Nothing answers on that port: check the port and the security (TLS is usually 993 and 465, STARTTLS 143 and 587)."
-	case errors.Is(err, app.ErrPinMismatch):
-		hint = "The server's certificate is not the one pinned: check the certificate fingerprint, or leave it empty for a provider."
-	case errors.Is(err, app.ErrTLS):
-		hint = "The secure connection failed: check the security setting and the port, or pin the certificate of a home node."
-	case errors.Is(err, app.ErrAuth):
-		hint = "The server refused the user name or the password."
-	case errors.Is(err, app.ErrPlainNotLoopback):
-		hint = "Unencrypted connections are only allowed to this computer: choose TLS or STARTTLS."
-	case errors.Is(err, app.ErrCertChecksOff):
-		hint = "The code turns the certificate check off without pinning a certificate: Thingpost does not connect that way. Ask for a code with the certificate's fingerprint, or fill in the fields."
-	case errors.Is(err, app.ErrInvalidAccount):
-		hint = "Some of the settings are incomplete or wrong."
-	case errors.Is(err, app.ErrLocked):
-		hint = "Unlock your key first."
-	}
+	hint := hintFor(err, accountHints)
 	if hint == "" {
 		return upperFirst(msg)
 	}

@@ -107,29 +107,65 @@ type control interface {
 	update(t *app.Thing)
 }
 
-// switchControl is a writable bool property as a switch.
-type switchControl struct {
+// bound is what a control of one property of a thing holds on to.
+type bound struct {
 	u    *UI
 	id   string
 	prop string
-	sw   *toggle
+}
+
+// thing is the thing as the UI knows it now.
+func (b bound) thing() *app.Thing { t := b.u.things[b.id]; return &t }
+
+// waiting reports whether the person's change of the property waits for
+// its answer: the control keeps it until then.
+func (b bound) waiting() bool { return b.u.pending(b.id, b.prop) }
+
+// set sends "set PROP value"; when it cannot even be queued, show shows the
+// thing's state again.
+func (b bound) set(value string, show func(*app.Thing)) {
+	b.u.send(b.id, "set "+b.prop+" "+value, b.prop, func() { show(b.thing()) })
+}
+
+// setLater is set of value() once the person's changes stop for
+// commitDelay; until then the thing's state does not overwrite them.
+func (b bound) setLater(d *debouncer, value func() string, show func(*app.Thing)) {
+	b.u.sentinel(b.id, b.prop)
+	d.call(commitDelay, func() {
+		b.u.unsentinel(b.id, b.prop)
+		b.set(value(), show)
+	})
+}
+
+// showNumber shows the property's number on l ("–" when the thing did not
+// say it) and returns it.
+func (b bound) showNumber(t *app.Thing, l *widget.Label, spec wire.ValueSpec) (float64, bool) {
+	x, ok := t.State[b.prop].AsFloat()
+	if !ok {
+		l.SetText("–")
+		return 0, false
+	}
+	l.SetText(number(x, spec))
+	return x, true
+}
+
+// switchControl is a writable bool property as a switch.
+type switchControl struct {
+	bound
+	sw *toggle
 }
 
 func newSwitch(u *UI, t *app.Thing, prop string) *switchControl {
-	c := &switchControl{u: u, id: t.ID, prop: prop}
-	c.sw = newToggle(label(prop), false, func(on bool) {
-		u.send(c.id, "set "+prop+" "+boolText(on), prop, func() { c.update(c.thing()) })
-	})
+	c := &switchControl{bound: bound{u: u, id: t.ID, prop: prop}}
+	c.sw = newToggle(label(prop), false, func(on bool) { c.set(boolText(on), c.update) })
 	c.update(t)
 	return c
 }
 
-func (c *switchControl) thing() *app.Thing { t := c.u.things[c.id]; return &t }
-
 func (c *switchControl) object() fyne.CanvasObject { return c.sw }
 
 func (c *switchControl) update(t *app.Thing) {
-	if c.u.pending(c.id, c.prop) {
+	if c.waiting() {
 		return
 	}
 	on, _ := t.State[c.prop].AsBool()
@@ -139,9 +175,7 @@ func (c *switchControl) update(t *app.Thing) {
 // sliderControl is a writable number with a range as a slider with its
 // value beside it. Keyboard: focus it, arrows move it.
 type sliderControl struct {
-	u      *UI
-	id     string
-	prop   string
+	bound
 	spec   wire.ValueSpec
 	slider *widget.Slider
 	value  *widget.Label
@@ -150,7 +184,7 @@ type sliderControl struct {
 }
 
 func newSlider(u *UI, t *app.Thing, p wire.Property) *sliderControl {
-	c := &sliderControl{u: u, id: t.ID, prop: p.Name, spec: p.ValueSpec, commit: debouncer{u: u}}
+	c := &sliderControl{bound: bound{u: u, id: t.ID, prop: p.Name}, spec: p.ValueSpec, commit: debouncer{u: u}}
 	step := p.Step
 	if step <= 0 {
 		step = 1
@@ -162,45 +196,33 @@ func newSlider(u *UI, t *app.Thing, p wire.Property) *sliderControl {
 	c.slider.Step = step
 	c.value = widget.NewLabelWithStyle("", fyne.TextAlignTrailing, fyne.TextStyle{Monospace: true})
 	c.slider.OnChanged = func(x float64) { c.value.SetText(number(x, c.spec)) }
-	c.slider.OnChangeEnded = func(x float64) {
-		c.u.sentinel(c.id, c.prop)
-		c.commit.call(commitDelay, func() {
-			c.u.unsentinel(c.id, c.prop)
-			c.u.send(c.id, "set "+c.prop+" "+numberText(c.slider.Value, c.spec), c.prop, func() { c.update(c.thing()) })
-		})
+	c.slider.OnChangeEnded = func(float64) {
+		c.setLater(&c.commit, func() string { return numberText(c.slider.Value, c.spec) }, c.update)
 	}
 	c.box = container.NewBorder(nil, nil, nil, fixedWidth(c.value, 80), c.slider)
 	c.update(t)
 	return c
 }
 
-func (c *sliderControl) thing() *app.Thing { t := c.u.things[c.id]; return &t }
-
 func (c *sliderControl) object() fyne.CanvasObject { return c.box }
 
 func (c *sliderControl) update(t *app.Thing) {
-	if c.u.pending(c.id, c.prop) {
+	if c.waiting() {
 		return
 	}
-	x, ok := t.State[c.prop].AsFloat()
-	if !ok {
-		c.value.SetText("–")
-		return
+	if x, ok := c.showNumber(t, c.value, c.spec); ok {
+		// Set the value without SetValue: that would fire OnChangeEnded
+		// and send the state back to the thing.
+		c.slider.Value = math.Min(math.Max(x, c.slider.Min), c.slider.Max)
+		c.slider.Refresh()
 	}
-	// Set the value without SetValue: that would fire OnChangeEnded and
-	// send the state back to the thing.
-	c.slider.Value = math.Min(math.Max(x, c.slider.Min), c.slider.Max)
-	c.slider.Refresh()
-	c.value.SetText(number(x, c.spec))
 }
 
 // stepperControl is a number as − value + (on a card, where a slider is
 // too wide): each tap moves by the step, the command goes once the taps
 // stop.
 type stepperControl struct {
-	u      *UI
-	id     string
-	prop   string
+	bound
 	spec   wire.ValueSpec
 	lo, hi float64
 	step   float64
@@ -213,7 +235,7 @@ type stepperControl struct {
 }
 
 func newStepper(u *UI, t *app.Thing, p wire.Property) *stepperControl {
-	c := &stepperControl{u: u, id: t.ID, prop: p.Name, spec: p.ValueSpec, lo: *p.Min, hi: *p.Max, step: p.Step, commit: debouncer{u: u}}
+	c := &stepperControl{bound: bound{u: u, id: t.ID, prop: p.Name}, spec: p.ValueSpec, lo: *p.Min, hi: *p.Max, step: p.Step, commit: debouncer{u: u}}
 	if c.step <= 0 {
 		c.step = 1
 	}
@@ -225,60 +247,45 @@ func newStepper(u *UI, t *app.Thing, p wire.Property) *stepperControl {
 	return c
 }
 
-func (c *stepperControl) thing() *app.Thing { t := c.u.things[c.id]; return &t }
-
 func (c *stepperControl) object() fyne.CanvasObject { return c.box }
 
 func (c *stepperControl) nudge(dir float64) {
 	c.cur = math.Min(math.Max(c.cur+dir*c.step, c.lo), c.hi)
 	c.value.SetText(number(c.cur, c.spec))
-	c.u.sentinel(c.id, c.prop)
-	c.commit.call(commitDelay, func() {
-		c.u.unsentinel(c.id, c.prop)
-		c.u.send(c.id, "set "+c.prop+" "+numberText(c.cur, c.spec), c.prop, func() { c.update(c.thing()) })
-	})
+	c.setLater(&c.commit, func() string { return numberText(c.cur, c.spec) }, c.update)
 }
 
 func (c *stepperControl) update(t *app.Thing) {
-	if c.u.pending(c.id, c.prop) {
+	if c.waiting() {
 		return
 	}
-	x, ok := t.State[c.prop].AsFloat()
-	if !ok {
-		c.value.SetText("–")
-		return
+	if x, ok := c.showNumber(t, c.value, c.spec); ok {
+		c.cur = x
 	}
-	c.cur = x
-	c.value.SetText(number(x, c.spec))
 }
 
 // choiceControl is a writable enum as a drop-down.
 type choiceControl struct {
-	u      *UI
-	id     string
-	prop   string
+	bound
 	sel    *widget.Select
 	muting bool
 }
 
 func newChoice(u *UI, t *app.Thing, p wire.Property) *choiceControl {
-	c := &choiceControl{u: u, id: t.ID, prop: p.Name}
+	c := &choiceControl{bound: bound{u: u, id: t.ID, prop: p.Name}}
 	c.sel = widget.NewSelect(p.Enum, func(v string) {
-		if c.muting {
-			return
+		if !c.muting {
+			c.set(v, c.update)
 		}
-		u.send(c.id, "set "+c.prop+" "+v, c.prop, func() { c.update(c.thing()) })
 	})
 	c.update(t)
 	return c
 }
 
-func (c *choiceControl) thing() *app.Thing { t := c.u.things[c.id]; return &t }
-
 func (c *choiceControl) object() fyne.CanvasObject { return c.sel }
 
 func (c *choiceControl) update(t *app.Thing) {
-	if c.u.pending(c.id, c.prop) {
+	if c.waiting() {
 		return
 	}
 	v, _ := t.State[c.prop].AsString()
@@ -291,16 +298,14 @@ func (c *choiceControl) update(t *app.Thing) {
 
 // valueControl is any other writable property: an entry and a Set button.
 type valueControl struct {
-	u     *UI
-	id    string
-	prop  string
+	bound
 	spec  wire.ValueSpec
 	entry *widget.Entry
 	box   fyne.CanvasObject
 }
 
 func newValueEntry(u *UI, t *app.Thing, p wire.Property) *valueControl {
-	c := &valueControl{u: u, id: t.ID, prop: p.Name, spec: p.ValueSpec}
+	c := &valueControl{bound: bound{u: u, id: t.ID, prop: p.Name}, spec: p.ValueSpec}
 	c.entry = widget.NewEntry()
 	if p.Unit != "" {
 		c.entry.SetPlaceHolder(p.Unit)
@@ -320,7 +325,7 @@ func newValueEntry(u *UI, t *app.Thing, p wire.Property) *valueControl {
 func (c *valueControl) object() fyne.CanvasObject { return c.box }
 
 func (c *valueControl) update(t *app.Thing) {
-	if c.u.pending(c.id, c.prop) || c.u.win.Canvas().Focused() == c.entry {
+	if c.waiting() || c.u.win.Canvas().Focused() == c.entry {
 		return
 	}
 	if v, ok := t.State[c.prop]; ok {
@@ -404,14 +409,12 @@ func (c *buttonControl) update(*app.Thing)         {}
 
 // lockButton shows Lock when unlocked and Unlock when locked.
 type lockButton struct {
-	u    *UI
-	id   string
-	prop string
-	b    *widget.Button
+	bound
+	b *widget.Button
 }
 
 func newLockButton(u *UI, t *app.Thing, prop string) *lockButton {
-	c := &lockButton{u: u, id: t.ID, prop: prop}
+	c := &lockButton{bound: bound{u: u, id: t.ID, prop: prop}}
 	c.b = widget.NewButtonWithIcon("", nil, func() {
 		th := u.things[c.id]
 		locked, _ := th.State[c.prop].AsBool()
@@ -430,12 +433,10 @@ func newLockButton(u *UI, t *app.Thing, prop string) *lockButton {
 	return c
 }
 
-func (c *lockButton) thing() *app.Thing { t := c.u.things[c.id]; return &t }
-
 func (c *lockButton) object() fyne.CanvasObject { return c.b }
 
 func (c *lockButton) update(t *app.Thing) {
-	if c.u.pending(c.id, c.prop) {
+	if c.waiting() {
 		return
 	}
 	c.b.Enable()

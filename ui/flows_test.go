@@ -21,11 +21,9 @@ import (
 
 // TestLockEventsAndRefusal: an event from a thing becomes a notification
 // and a verified history line; a command the thing refuses shows as
-// refused, with its reason, on the screen and in the history.
+// refused, with its reason, on the screen and in the history. It is the
+// package's end-to-end test that -short runs.
 func TestLockEventsAndRefusal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a demo home; skipped with -short")
-	}
 	h := newHarness(t)
 	u := h.u
 	h.startDemo("Ada", "correct horse battery")
@@ -75,14 +73,7 @@ func TestLockEventsAndRefusal(t *testing.T) {
 		t.Errorf("after the refusal the button says %q (disabled %v), want Lock again", lb.b.Text, lb.b.Disabled())
 	}
 	u.showThing(lock)
-	h.waitFor("the refused command in the history", 10*time.Second, func() bool {
-		for _, e := range u.open.history.entries {
-			if e.Kind == app.EntryCommand && e.Status == app.StatusRefused {
-				return true
-			}
-		}
-		return false
-	})
+	h.commandInHistory(app.StatusRefused)
 	if !strings.Contains(u.open.last.Text, "refused") {
 		t.Errorf("status line %q", u.open.last.Text)
 	}
@@ -141,14 +132,7 @@ func TestRestartWithDemo(t *testing.T) {
 func TestAccountCheck(t *testing.T) {
 	h := newHarness(t)
 	u := h.u
-	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
-	h.tap(h.button("Create my identity"))
-	es := h.entries()
-	test.Type(es[0], "Ada")
-	test.Type(es[1], "ada@example.org")
-	es[2].SetText("correct horse battery")
-	es[3].SetText("correct horse battery")
-	h.tap(h.button("Create"))
+	h.createIdentity("ada@example.org")
 	h.waitFor("the account form", 20*time.Second, func() bool { return h.title() == "Mail account" })
 
 	// A port on this computer where nothing listens.
@@ -167,7 +151,7 @@ func TestAccountCheck(t *testing.T) {
 	if len(selects) != 2 {
 		t.Fatalf("%d security choices, want IMAP and SMTP", len(selects))
 	}
-	es = h.entries()
+	es := h.entries()
 	// address, password, IMAP host, port, SMTP host, port, user, pin, code
 	if len(es) != 9 {
 		t.Fatalf("%d entries on the account form", len(es))
@@ -198,14 +182,7 @@ func TestAccountCheck(t *testing.T) {
 func TestIdentityErrors(t *testing.T) {
 	h := newHarness(t)
 	u := h.u
-	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
-	h.tap(h.button("Create my identity"))
-	es := h.entries()
-	test.Type(es[0], "Ada")
-	test.Type(es[1], "Ada <ada@example.org>")
-	es[2].SetText("correct horse battery")
-	es[3].SetText("correct horse battery")
-	h.tap(h.button("Create"))
+	es := h.createIdentity("Ada <ada@example.org>")
 	h.waitFor("the refusal", 20*time.Second, func() bool { return strings.Contains(h.texts(), "Write the mail address alone") })
 	if _, found, _ := u.core.Profile(); found {
 		t.Fatal("a profile was made for a bad address")
@@ -431,14 +408,7 @@ func TestUnreachable(t *testing.T) {
 		t.Error("the switch stays on after the command expired")
 	}
 	u.showThing(lamp)
-	h.waitFor("the expired command in the history", 10*time.Second, func() bool {
-		for _, e := range u.open.history.entries {
-			if e.Kind == app.EntryCommand && e.Status == app.StatusExpired {
-				return true
-			}
-		}
-		return false
-	})
+	h.commandInHistory(app.StatusExpired)
 	if !u.open.warn.Visible() {
 		t.Error("the thing screen does not say the thing is not answering")
 	}

@@ -15,6 +15,7 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"github.com/thingpost/thingpost/app"
+	"github.com/thingpost/thingpost/keystore"
 )
 
 // testLoop stands in for Fyne's event loop: post queues functions and the
@@ -78,6 +79,9 @@ func newHarnessIn(t *testing.T, a fyne.App, dir string, more ...func(*app.Option
 		Logger: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		coreOptions: func(o *app.Options) {
 			o.Secrets = app.NoKeyring{} // no D-Bus session in tests
+			// Light argon2id costs: the real ones are keystore's business,
+			// measured there.
+			o.KDF = &keystore.KDFParams{Time: 1, MemoryKiB: 8 << 10, Threads: 1}
 			o.CommandTimeout = 30 * time.Second
 			for _, f := range more {
 				f(o)
@@ -203,6 +207,47 @@ func (h *harness) tap(b *widget.Button) {
 	}
 	test.Tap(b)
 	h.loop.drain()
+}
+
+// createIdentity goes from the welcome screen to the new identity form,
+// fills it in for Ada at addr and taps Create; it returns the form's
+// entries.
+func (h *harness) createIdentity(addr string) []*widget.Entry {
+	h.t.Helper()
+	h.waitFor("the welcome screen", 10*time.Second, func() bool { return len(h.buttons("Create my identity")) == 1 })
+	h.tap(h.button("Create my identity"))
+	es := h.entries()
+	test.Type(es[0], "Ada")
+	test.Type(es[1], addr)
+	es[2].SetText("correct horse battery")
+	es[3].SetText("correct horse battery")
+	h.tap(h.button("Create"))
+	return es
+}
+
+// scanSays waits for the scan screen's message and checks that it says
+// want.
+func (h *harness) scanSays(want string) {
+	h.t.Helper()
+	u := h.u
+	h.waitFor("the message", 10*time.Second, func() bool { return u.scan != nil && !u.scan.busy && u.scan.msgBox.Visible() })
+	if got := u.scan.msg.Text; !strings.Contains(got, want) {
+		h.t.Errorf("message %q, want it to say %q", got, want)
+	}
+}
+
+// commandInHistory waits until the history of the thing shown holds a
+// command in status.
+func (h *harness) commandInHistory(status app.CommandStatus) {
+	h.t.Helper()
+	h.waitFor("the "+string(status)+" command in the history", 10*time.Second, func() bool {
+		for _, e := range h.u.open.history.entries {
+			if e.Kind == app.EntryCommand && e.Status == status {
+				return true
+			}
+		}
+		return false
+	})
 }
 
 // startDemo goes through the first run into the demo home.

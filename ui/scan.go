@@ -230,17 +230,17 @@ func (s *scanScreen) pair(code string) {
 	})
 }
 
+// inviteHints say why a code cannot be paired with.
+var inviteHints = []errorHint{
+	{[]error{app.ErrContactCode}, "This is a person's code (their “My code”), not a thing's: it tells who they are, and nothing can be paired with it. A thing's code is on its label or its screen."},
+	{[]error{app.ErrGroupInvite}, "This is an invite to a Delta Chat group or channel, not a thing's code."},
+	{[]error{app.ErrBadInvite}, "This looks like an invite, but it is damaged or incomplete: scan the code again, or copy all of it."},
+}
+
 // inviteProblem says why a code cannot be paired with.
 func inviteProblem(err error) string {
-	var msg string
-	switch {
-	case errors.Is(err, app.ErrContactCode):
-		msg = "This is a person's code (their “My code”), not a thing's: it tells who they are, and nothing can be paired with it. A thing's code is on its label or its screen."
-	case errors.Is(err, app.ErrGroupInvite):
-		msg = "This is an invite to a Delta Chat group or channel, not a thing's code."
-	case errors.Is(err, app.ErrBadInvite):
-		msg = "This looks like an invite, but it is damaged or incomplete: scan the code again, or copy all of it."
-	default:
+	msg := hintFor(err, inviteHints)
+	if msg == "" {
 		msg = "This code is not an invite from a thing. A thing's code is a Thingpost or Delta Chat invite (https://i.delta.chat/#… or OPENPGP4FPR:…)."
 	}
 	return msg + "\n(" + err.Error() + ")"

@@ -98,16 +98,7 @@ func connDetailShort(u *UI) string {
 // backupKey exports the key locked with a passphrase into a file.
 func (u *UI) backupKey() {
 	pf := newPassphraseFields()
-	items := []*widget.FormItem{widget.NewFormItem("Backup passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)}
-	dialog.ShowForm("Back up my key", "Save…", "Cancel", items, func(ok bool) {
-		if !ok {
-			return
-		}
-		pass, err := pf.check()
-		if err != nil {
-			dialog.ShowError(err, u.win)
-			return
-		}
+	u.passphraseForm("Back up my key", "Save…", pf.items("Backup passphrase"), pf, func(pass []byte) {
 		u.background(func(context.Context) error {
 			armored, err := u.core.ExportKey(pass)
 			if err != nil {
@@ -120,6 +111,23 @@ func (u *UI) backupKey() {
 				u.notifyError("Backup", err)
 			}
 		})
+	})
+}
+
+// passphraseForm shows a dialog with the form items, which hold pf's
+// fields, and once it is confirmed with a passphrase pf accepts runs then
+// with it; a passphrase it does not accept shows why.
+func (u *UI) passphraseForm(title, confirm string, items []*widget.FormItem, pf passphraseFields, then func(pass []byte)) {
+	dialog.ShowForm(title, confirm, "Cancel", items, func(ok bool) {
+		if !ok {
+			return
+		}
+		pass, err := pf.check()
+		if err != nil {
+			dialog.ShowError(err, u.win)
+			return
+		}
+		then(pass)
 	}, u.win)
 }
 
@@ -149,17 +157,8 @@ func (u *UI) saveBackup(armored string) {
 func (u *UI) changePassphrase() {
 	old := widget.NewPasswordEntry()
 	pf := newPassphraseFields()
-	items := []*widget.FormItem{widget.NewFormItem("Current passphrase", old),
-		widget.NewFormItem("New passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)}
-	dialog.ShowForm("Change passphrase", "Change", "Cancel", items, func(ok bool) {
-		if !ok {
-			return
-		}
-		pass, err := pf.check()
-		if err != nil {
-			dialog.ShowError(err, u.win)
-			return
-		}
+	items := append([]*widget.FormItem{widget.NewFormItem("Current passphrase", old)}, pf.items("New passphrase")...)
+	u.passphraseForm("Change passphrase", "Change", items, pf, func(pass []byte) {
 		oldPass := []byte(old.Text)
 		u.background(func(ctx context.Context) error {
 			return u.core.ChangePassphrase(ctx, oldPass, pass)
@@ -173,5 +172,5 @@ func (u *UI) changePassphrase() {
 			}
 			u.showToast("Your passphrase is changed.")
 		})
-	}, u.win)
+	})
 }

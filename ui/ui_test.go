@@ -177,10 +177,7 @@ func TestDemoHome(t *testing.T) {
 			t.Fatal(err)
 		}
 		u.dropped(fyne.NewPos(10, 10), []fyne.URI{storage.NewFileURI(path)})
-		h.waitFor("the message", 10*time.Second, func() bool { return u.scan != nil && u.scan.msgBox.Visible() })
-		if got := u.scan.msg.Text; !strings.Contains(got, "No QR code found") {
-			t.Errorf("message %q", got)
-		}
+		h.scanSays("No QR code found")
 		if u.scan.prog.box.Visible() {
 			t.Error("pairing progress shown for a picture without a code")
 		}
@@ -194,16 +191,10 @@ func TestDemoHome(t *testing.T) {
 			t.Fatal(err)
 		}
 		u.scanImage(png)
-		h.waitFor("the message", 10*time.Second, func() bool { return !u.scan.busy && u.scan.msgBox.Visible() })
-		if got := u.scan.msg.Text; !strings.Contains(got, "not an invite") {
-			t.Errorf("message %q", got)
-		}
+		h.scanSays("not an invite")
 		u.scan.paste.SetText("hello")
 		h.tap(h.button("Pair"))
-		h.waitFor("the message", 10*time.Second, func() bool { return !u.scan.busy && u.scan.msgBox.Visible() })
-		if got := u.scan.msg.Text; !strings.Contains(got, "not an invite") {
-			t.Errorf("message for pasted text %q", got)
-		}
+		h.scanSays("not an invite")
 		// A person's own code is not a thing's.
 		mine, err := u.core.MyCode()
 		if err != nil {
@@ -211,10 +202,7 @@ func TestDemoHome(t *testing.T) {
 		}
 		u.scan.paste.SetText(mine.Text)
 		h.tap(h.button("Pair"))
-		h.waitFor("the message", 10*time.Second, func() bool { return !u.scan.busy && u.scan.msgBox.Visible() })
-		if got := u.scan.msg.Text; !strings.Contains(got, "a person's code") {
-			t.Errorf("message for a contact code %q", got)
-		}
+		h.scanSays("a person's code")
 		if u.scan.prog.box.Visible() {
 			t.Error("pairing progress shown for a code that is not an invite")
 		}

@@ -48,6 +48,12 @@ func newPassphraseFields() passphraseFields {
 	return f
 }
 
+// items are the fields in a form: the passphrase, named label, and its
+// repetition.
+func (f passphraseFields) items(label string) []*widget.FormItem {
+	return []*widget.FormItem{widget.NewFormItem(label, f.pass), widget.NewFormItem("Repeat it", f.again)}
+}
+
 // check returns the passphrase, or what is wrong with it.
 func (f passphraseFields) check() ([]byte, error) {
 	switch {
@@ -105,19 +111,51 @@ func (f *formPage) fail(msg string) {
 	f.err.Show()
 }
 
+// passphrase is pf's passphrase; false after the form says what is wrong
+// with it.
+func (f *formPage) passphrase(pf passphraseFields) ([]byte, bool) {
+	pass, err := pf.check()
+	if err != nil {
+		f.fail(upperFirst(err.Error()) + ".")
+		return nil, false
+	}
+	return pass, true
+}
+
+// newProfile makes the person's profile from the form f in the background
+// (create, with pf's passphrase) and goes on to the mail account. A failure
+// shows on the form: in explain's words when it knows the error (else it
+// returns ""), otherwise in the error's own, without prefix.
+func (u *UI) newProfile(f *formPage, pf passphraseFields, prefix string, create func(ctx context.Context, pass []byte) error, explain func(error) string) {
+	pass, ok := f.passphrase(pf)
+	if !ok {
+		return
+	}
+	f.working(true)
+	u.background(func(ctx context.Context) error { return create(ctx, pass) }, func(err error) {
+		if err == nil {
+			u.showAccountSetup(true)
+			return
+		}
+		msg := explain(err)
+		if msg == "" {
+			msg = upperFirst(strings.TrimPrefix(err.Error(), prefix))
+		}
+		f.fail(msg)
+	})
+}
+
 // showDemoSetup asks for a name and passphrase, then starts the demo.
 func (u *UI) showDemoSetup() {
-	name := widget.NewEntry()
-	name.SetPlaceHolder("Your name")
+	name := nameEntry()
 	pf := newPassphraseFields()
 	var f *formPage
 	f = newFormPage("Try the demo home",
 		"Your key is made on this device and locked with the passphrase; you need the passphrase each time Thingpost starts.",
-		[]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		append([]*widget.FormItem{widget.NewFormItem("Name", name)}, pf.items("Passphrase")...),
 		"Start the demo", func() {
-			pass, err := pf.check()
-			if err != nil {
-				f.fail(upperFirst(err.Error()) + ".")
+			pass, ok := f.passphrase(pf)
+			if !ok {
 				return
 			}
 			n := strings.TrimSpace(name.Text)
@@ -134,39 +172,33 @@ func (u *UI) showDemoSetup() {
 	u.push(&page{name: "demo-setup", title: "Demo home", content: f.box, focus: name})
 }
 
+// nameEntry is the entry for the person's display name.
+func nameEntry() *widget.Entry {
+	e := widget.NewEntry()
+	e.SetPlaceHolder("Your name")
+	return e
+}
+
 // showCreate makes a new identity for the person's own mail address.
 func (u *UI) showCreate() {
-	name := widget.NewEntry()
-	name.SetPlaceHolder("Your name")
+	name := nameEntry()
 	addr := widget.NewEntry()
 	addr.SetPlaceHolder("you@example.org")
 	pf := newPassphraseFields()
 	var f *formPage
 	f = newFormPage("Create my identity",
 		"Your key is made on this device for your mail address and locked with the passphrase. Things will know you by it.",
-		[]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Mail address", addr),
-			widget.NewFormItem("Passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		append([]*widget.FormItem{widget.NewFormItem("Name", name), widget.NewFormItem("Mail address", addr)}, pf.items("Passphrase")...),
 		"Create", func() {
-			pass, err := pf.check()
-			if err != nil {
-				f.fail(upperFirst(err.Error()) + ".")
-				return
-			}
-			f.working(true)
 			n, a := strings.TrimSpace(name.Text), strings.TrimSpace(addr.Text)
-			u.background(func(ctx context.Context) error {
+			u.newProfile(f, pf, "create profile: ", func(ctx context.Context, pass []byte) error {
 				_, err := u.core.CreateProfile(ctx, n, a, pass)
 				return err
-			}, func(err error) {
-				switch {
-				case errors.Is(err, app.ErrBadAddress):
-					f.fail("Write the mail address alone, as you@example.org.\n(" + err.Error() + ")")
-					return
-				case err != nil:
-					f.fail(upperFirst(strings.TrimPrefix(err.Error(), "create profile: ")))
-					return
+			}, func(err error) string {
+				if errors.Is(err, app.ErrBadAddress) {
+					return "Write the mail address alone, as you@example.org.\n(" + err.Error() + ")"
 				}
-				u.showAccountSetup(true)
+				return ""
 			})
 		})
 	u.push(&page{name: "create", title: "New identity", content: f.box, focus: name})
@@ -211,35 +243,23 @@ func (u *UI) showImport() {
 	var f *formPage
 	f = newFormPage("Restore from a key backup",
 		"Choose the key you backed up (Settings, Back up my key) or a secret key exported by GnuPG. It is stored here locked with a new passphrase.",
-		[]*widget.FormItem{widget.NewFormItem("Key file", container.NewBorder(nil, nil, nil, choose, file)),
-			widget.NewFormItem("Backup passphrase", keyPass),
-			widget.NewFormItem("New passphrase", pf.pass), widget.NewFormItem("Repeat it", pf.again)},
+		append([]*widget.FormItem{widget.NewFormItem("Key file", container.NewBorder(nil, nil, nil, choose, file)),
+			widget.NewFormItem("Backup passphrase", keyPass)}, pf.items("New passphrase")...),
 		"Restore", func() {
 			if key == nil {
 				f.fail("Choose the key file first.")
 				return
 			}
-			pass, err := pf.check()
-			if err != nil {
-				f.fail(upperFirst(err.Error()) + ".")
-				return
-			}
-			f.working(true)
 			kp := []byte(keyPass.Text)
-			u.background(func(ctx context.Context) error {
+			u.newProfile(f, pf, "import key: ", func(ctx context.Context, pass []byte) error {
 				_, err := u.core.ImportProfile(ctx, key, kp, pass)
 				return err
-			}, func(err error) {
-				switch {
-				case errors.Is(err, app.ErrWrongPassphrase):
+			}, func(err error) string {
+				if errors.Is(err, app.ErrWrongPassphrase) {
 					keyPass.SetText("")
-					f.fail("The backup's passphrase does not open this key.")
-					return
-				case err != nil:
-					f.fail(upperFirst(strings.TrimPrefix(err.Error(), "import key: ")))
-					return
+					return "The backup's passphrase does not open this key."
 				}
-				u.showAccountSetup(true)
+				return ""
 			})
 		})
 	u.push(&page{name: "restore", title: "Restore", content: f.box, focus: choose})

@@ -162,12 +162,8 @@ func cmdRun(ctx context.Context, c *cli.Call) error {
 }
 
 func cmdStatus(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
 	asJSON := c.Flags.Bool("json", false, "print JSON")
-	if err := c.Parse(0, 0); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 0, func(ctx context.Context, a homenode.Admin) error {
 		st, err := a.Status(ctx)
 		if err != nil {
 			return err
@@ -180,8 +176,15 @@ func cmdStatus(ctx context.Context, c *cli.Call) error {
 	})
 }
 
-func withAdmin(ctx context.Context, c *cli.Call, dir string, fn func(context.Context, homenode.Admin) error) error {
-	cfg, err := loadConfig(c, dir)
+// withAdmin declares --data DIR, parses the command line (nargs arguments,
+// and the flags the command declared) and runs fn with the admin of the
+// node in DIR.
+func withAdmin(ctx context.Context, c *cli.Call, nargs int, fn func(context.Context, homenode.Admin) error) error {
+	dir := dataFlag(c)
+	if err := c.Parse(nargs, nargs); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(c, *dir)
 	if err != nil {
 		return err
 	}
@@ -220,33 +223,33 @@ func readPassword(fromStdin bool, stdin io.Reader) (pw string, generated bool, e
 }
 
 func cmdUserAdd(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
+	return withPassword(ctx, c, homenode.Admin.AddUser, "added %s\n", "(shown once; change it with homenode user passwd)")
+}
+
+// withPassword is user add and user passwd: it parses ADDR --data DIR
+// [--password-stdin] and gives ADDR a password with set (Admin.AddUser or
+// Admin.SetPassword), saying done; a password it made is printed once,
+// with note.
+func withPassword(ctx context.Context, c *cli.Call, set func(homenode.Admin, context.Context, string, string) error, done, note string) error {
 	fromStdin := c.Flags.Bool("password-stdin", false, "read the password from standard input")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 1, func(ctx context.Context, a homenode.Admin) error {
 		pw, generated, err := readPassword(*fromStdin, c.Stdin)
 		if err != nil {
 			return err
 		}
-		if err := a.AddUser(ctx, c.Arg(0), pw); err != nil {
+		if err := set(a, ctx, c.Arg(0), pw); err != nil {
 			return err
 		}
-		fmt.Fprintf(c.Stdout, "added %s\n", strings.ToLower(c.Arg(0)))
+		fmt.Fprintf(c.Stdout, done, strings.ToLower(c.Arg(0)))
 		if generated {
-			fmt.Fprintf(c.Stdout, "password: %s\n(shown once; change it with homenode user passwd)\n", pw)
+			fmt.Fprintf(c.Stdout, "password: %s\n%s\n", pw, note)
 		}
 		return nil
 	})
 }
 
 func cmdUserList(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
-	if err := c.Parse(0, 0); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 0, func(ctx context.Context, a homenode.Admin) error {
 		users, err := a.Users(ctx)
 		if err != nil {
 			return err
@@ -259,11 +262,7 @@ func cmdUserList(ctx context.Context, c *cli.Call) error {
 }
 
 func cmdUserDel(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
+	return withAdmin(ctx, c, 1, func(ctx context.Context, a homenode.Admin) error {
 		if err := a.DeleteUser(ctx, c.Arg(0)); err != nil {
 			return err
 		}
@@ -273,23 +272,5 @@ func cmdUserDel(ctx context.Context, c *cli.Call) error {
 }
 
 func cmdUserPasswd(ctx context.Context, c *cli.Call) error {
-	dir := dataFlag(c)
-	fromStdin := c.Flags.Bool("password-stdin", false, "read the password from standard input")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	return withAdmin(ctx, c, *dir, func(ctx context.Context, a homenode.Admin) error {
-		pw, generated, err := readPassword(*fromStdin, c.Stdin)
-		if err != nil {
-			return err
-		}
-		if err := a.SetPassword(ctx, c.Arg(0), pw); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.Stdout, "password changed for %s\n", strings.ToLower(c.Arg(0)))
-		if generated {
-			fmt.Fprintf(c.Stdout, "password: %s\n(shown once)\n", pw)
-		}
-		return nil
-	})
+	return withPassword(ctx, c, homenode.Admin.SetPassword, "password changed for %s\n", "(shown once)")
 }

@@ -202,6 +202,36 @@ func (g *globals) thing(ctx context.Context, query string, connect bool) (*app.A
 	return a, th, nil
 }
 
+// withApp parses a command line without arguments and runs f with the
+// app open (locked), closing it after.
+func (g *globals) withApp(c *cli.Call, f func(*app.App) error) error {
+	if err := c.Parse(0, 0); err != nil {
+		return err
+	}
+	a, err := g.open()
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return f(a)
+}
+
+// withThing parses the command line of a command about THING, its first
+// argument (minArgs to maxArgs arguments, maxArgs < 0: no limit), and runs
+// f with the app open (connected with connect) and THING found, closing the
+// app after.
+func (g *globals) withThing(ctx context.Context, c *cli.Call, minArgs, maxArgs int, connect bool, f func(*app.App, app.Thing) error) error {
+	if err := c.Parse(minArgs, maxArgs); err != nil {
+		return err
+	}
+	a, th, err := g.thing(ctx, c.Arg(0), connect)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return f(a, th)
+}
+
 // connected is unlocked and started.
 func (g *globals) connected(ctx context.Context) (*app.App, error) {
 	a, err := g.unlocked(ctx)

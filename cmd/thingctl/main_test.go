@@ -46,13 +46,19 @@ type result struct {
 // passphrase locks the tests' identities (THINGPOST_PASSPHRASE).
 const passphrase = "test passphrase"
 
+// command is the binary with the data directory and the passphrase.
+func command(ctx context.Context, data string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, binary, append([]string{"--data", data, "--no-keyring"}, args...)...)
+	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
+	return cmd
+}
+
 // thingctl runs the binary with the data directory and the passphrase.
 func thingctl(t *testing.T, data string, stdin io.Reader, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, append([]string{"--data", data, "--no-keyring"}, args...)...)
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
+	cmd := command(ctx, data, args...)
 	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -161,7 +167,7 @@ func TestThingctl(t *testing.T) {
 	if err := d.Home.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	r = thingctl(t, data, nil, "send", "--timeout", "2s", "desk lamp", "off")
+	r = thingctl(t, data, nil, "send", "--timeout", "1s", "desk lamp", "off")
 	if r.code != 2 || !strings.Contains(r.stderr, "no answer from the thing in time") {
 		t.Fatalf("expired: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -228,8 +234,7 @@ func watchEvent(t *testing.T, data string, d *demo.Demo) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "watch", "--json")
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
+	cmd := command(ctx, data, "watch", "--json")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -268,8 +273,7 @@ func TestThingctlDemo(t *testing.T) {
 	data := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, "--data", data, "--no-keyring", "demo", "--json")
-	cmd.Env = append(os.Environ(), "THINGPOST_PASSPHRASE="+passphrase)
+	cmd := command(ctx, data, "demo", "--json")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)

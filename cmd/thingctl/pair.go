@@ -51,70 +51,52 @@ func cmdInvite(ctx context.Context, g *globals, c *cli.Call) error {
 	fs := c.Flags
 	qr := fs.String("qr", "", "write the invite's QR code to this PNG file")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.Parse(1, 3); err != nil {
-		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	inv, err := a.Invite(ctx, th.ID, wire.Role(c.Arg(1)), c.Arg(2))
-	if err != nil {
-		return err
-	}
-	if *qr != "" {
-		if err := os.WriteFile(*qr, inv.QR, 0o600); err != nil {
+	return g.withThing(ctx, c, 1, 3, true, func(a *app.App, th app.Thing) error {
+		inv, err := a.Invite(ctx, th.ID, wire.Role(c.Arg(1)), c.Arg(2))
+		if err != nil {
 			return err
 		}
-	}
-	if *asJSON {
-		return g.printJSON(inv)
-	}
-	fmt.Fprintf(g.stdout, "%s\n%s invite, works once until %s\n", inv.URL, inv.Role, inv.Expires.Local().Format(time.DateTime))
-	return nil
+		if *qr != "" {
+			if err := os.WriteFile(*qr, inv.QR, 0o600); err != nil {
+				return err
+			}
+		}
+		if *asJSON {
+			return g.printJSON(inv)
+		}
+		fmt.Fprintf(g.stdout, "%s\n%s invite, works once until %s\n", inv.URL, inv.Role, inv.Expires.Local().Format(time.DateTime))
+		return nil
+	})
 }
 
 func cmdUsers(ctx context.Context, g *globals, c *cli.Call) error {
 	fs := c.Flags
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	users, err := a.Users(ctx, th.ID)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return g.printJSON(users)
-	}
-	for _, u := range users {
-		until := ""
-		if !u.Expires.IsZero() {
-			until = " until " + u.Expires.Local().Format(time.DateTime)
+	return g.withThing(ctx, c, 1, 1, true, func(a *app.App, th app.Thing) error {
+		users, err := a.Users(ctx, th.ID)
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(g.stdout, "%s\t%s\t%s%s\n", u.Role, u.Addr, u.Fingerprint, until)
-	}
-	return nil
+		if *asJSON {
+			return g.printJSON(users)
+		}
+		for _, u := range users {
+			until := ""
+			if !u.Expires.IsZero() {
+				until = " until " + u.Expires.Local().Format(time.DateTime)
+			}
+			fmt.Fprintf(g.stdout, "%s\t%s\t%s%s\n", u.Role, u.Addr, u.Fingerprint, until)
+		}
+		return nil
+	})
 }
 
 func cmdRevoke(ctx context.Context, g *globals, c *cli.Call) error {
-	if err := c.Parse(2, 2); err != nil {
-		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	if err := a.Revoke(ctx, th.ID, c.Arg(1)); err != nil {
-		return err
-	}
-	fmt.Fprintf(g.stdout, "%s can no longer use %s\n", c.Arg(1), th.DisplayName())
-	return nil
+	return g.withThing(ctx, c, 2, 2, true, func(a *app.App, th app.Thing) error {
+		if err := a.Revoke(ctx, th.ID, c.Arg(1)); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s can no longer use %s\n", c.Arg(1), th.DisplayName())
+		return nil
+	})
 }

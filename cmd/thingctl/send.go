@@ -18,31 +18,29 @@ func cmdSend(ctx context.Context, g *globals, c *cli.Call) error {
 	fs := c.Flags
 	timeout := fs.Duration("timeout", app.DefaultCommandTimeout, "how long to wait for the answer")
 	asJSON := fs.Bool("json", false, "print the command and its outcome as JSON")
-	if err := c.Parse(2, -1); err != nil {
-		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), true)
-	if err != nil {
-		return cli.Exit(exitFailed, err)
-	}
-	defer a.Close()
-	cmd, err := a.Send(ctx, th.ID, strings.Join(c.Args()[1:], " "), *timeout)
-	if err != nil {
-		return cli.Exit(exitFailed, err)
-	}
-	cmd, err = a.Wait(ctx, cmd.ID)
-	if *asJSON {
-		if jerr := g.printJSON(cmd); jerr != nil {
-			return jerr
+	err := g.withThing(ctx, c, 2, -1, true, func(a *app.App, th app.Thing) error {
+		cmd, err := a.Send(ctx, th.ID, strings.Join(c.Args()[1:], " "), *timeout)
+		if err != nil {
+			return err
 		}
-	} else if cmd.Reply != nil {
-		fmt.Fprintln(g.stdout, cmd.Reply.Text)
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, app.ErrRefused):
-		return cli.Exit(exitRefused, err)
+		cmd, err = a.Wait(ctx, cmd.ID)
+		if *asJSON {
+			if jerr := g.printJSON(cmd); jerr != nil {
+				return cli.Exit(cli.ExitFailure, jerr)
+			}
+		} else if cmd.Reply != nil {
+			fmt.Fprintln(g.stdout, cmd.Reply.Text)
+		}
+		if errors.Is(err, app.ErrRefused) {
+			return cli.Exit(exitRefused, err)
+		}
+		return err
+	})
+	// Any other failure, from a bad command line (whose message stays a
+	// usage error's) to an expired command, is exitFailed.
+	var ee *cli.ExitError
+	if err == nil || errors.As(err, &ee) {
+		return err
 	}
 	return cli.Exit(exitFailed, err)
 }

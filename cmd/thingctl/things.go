@@ -17,30 +17,24 @@ import (
 func cmdThings(_ context.Context, g *globals, c *cli.Call) error {
 	fs := c.Flags
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.Parse(0, 0); err != nil {
-		return err
-	}
-	a, err := g.open()
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	ts := a.Things()
-	if *asJSON {
-		return g.printJSON(ts)
-	}
-	for _, t := range ts {
-		seen := "never"
-		if !t.LastSeen.IsZero() {
-			seen = t.LastSeen.Local().Format(time.DateTime)
+	return g.withApp(c, func(a *app.App) error {
+		ts := a.Things()
+		if *asJSON {
+			return g.printJSON(ts)
 		}
-		mark := ""
-		if t.Unanswered > 0 {
-			mark = " (not answering)"
+		for _, t := range ts {
+			seen := "never"
+			if !t.LastSeen.IsZero() {
+				seen = t.LastSeen.Local().Format(time.DateTime)
+			}
+			mark := ""
+			if t.Unanswered > 0 {
+				mark = " (not answering)"
+			}
+			fmt.Fprintf(g.stdout, "%s\t%s\t%s\t%s\t%s\tseen %s%s\n", t.DisplayName(), t.Kind, t.Addr, t.Role, stateText(t.State), seen, mark)
 		}
-		fmt.Fprintf(g.stdout, "%s\t%s\t%s\t%s\t%s\tseen %s%s\n", t.DisplayName(), t.Kind, t.Addr, t.Role, stateText(t.State), seen, mark)
-	}
-	return nil
+		return nil
+	})
 }
 
 func stateText(s wire.State) string {
@@ -55,25 +49,24 @@ func cmdHistory(ctx context.Context, g *globals, c *cli.Call) error {
 	kind := fs.String("kind", "", "only command, reply, event, message or paired")
 	grep := fs.String("grep", "", "only entries whose text contains this")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), false)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	q := app.HistoryQuery{Limit: *limit, Before: *before, Contains: *grep}
-	if *kind != "" {
-		q.Kinds = []app.EntryKind{app.EntryKind(*kind)}
-	}
-	page, err := a.History(ctx, th.ID, q)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return g.printJSON(page)
-	}
+	return g.withThing(ctx, c, 1, 1, false, func(a *app.App, th app.Thing) error {
+		q := app.HistoryQuery{Limit: *limit, Before: *before, Contains: *grep}
+		if *kind != "" {
+			q.Kinds = []app.EntryKind{app.EntryKind(*kind)}
+		}
+		page, err := a.History(ctx, th.ID, q)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return g.printJSON(page)
+		}
+		g.printHistory(page)
+		return nil
+	})
+}
+
+func (g *globals) printHistory(page app.HistoryPage) {
 	for _, e := range page.Entries {
 		mark := "✓"
 		if !e.Verified {
@@ -88,32 +81,19 @@ func cmdHistory(ctx context.Context, g *globals, c *cli.Call) error {
 	if page.Next != 0 {
 		fmt.Fprintf(g.stdout, "(more: --before %d)\n", page.Next)
 	}
-	return nil
 }
 
 func cmdRename(ctx context.Context, g *globals, c *cli.Call) error {
-	if err := c.Parse(2, -1); err != nil {
+	return g.withThing(ctx, c, 2, -1, false, func(a *app.App, th app.Thing) error {
+		_, err := a.Rename(ctx, th.ID, strings.Join(c.Args()[1:], " "))
 		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), false)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	_, err = a.Rename(ctx, th.ID, strings.Join(c.Args()[1:], " "))
-	return err
+	})
 }
 
 func cmdRemove(ctx context.Context, g *globals, c *cli.Call) error {
 	fs := c.Flags
 	force := fs.Bool("force", false, "forget the thing even if it does not answer")
-	if err := c.Parse(1, 1); err != nil {
-		return err
-	}
-	a, th, err := g.thing(ctx, c.Arg(0), true)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	return a.Remove(ctx, th.ID, *force)
+	return g.withThing(ctx, c, 1, 1, true, func(a *app.App, th app.Thing) error {
+		return a.Remove(ctx, th.ID, *force)
+	})
 }
