@@ -592,11 +592,15 @@ func (s *session) wait(ctx context.Context) error {
 		s.w.status(Status{State: StateIdle})
 		t := time.NewTimer(s.w.o.PollInterval)
 		defer t.Stop()
+		// A connection that closes meanwhile (its capabilities are empty
+		// then, so a closing IDLE server lands here too) ends the wait: the
+		// NOOP fails and the watcher reconnects, not a poll interval later.
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-s.w.wake:
 		case <-t.C:
+		case <-s.c.Closed():
 		}
 		return s.guarded("noop", func() error { return s.c.Noop().Wait() })
 	}
