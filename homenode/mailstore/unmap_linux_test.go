@@ -103,7 +103,11 @@ func TestStoreUnmapsWhatItRead(t *testing.T) {
 	afterReads := residentKiB(t, path)
 	t.Logf("%d messages of %d KiB: %d KiB of the file resident after the writes, %d KiB after reading them all",
 		n, len(msg)>>10, afterWrites, afterReads)
-	if afterWrites > 256 || afterReads > 256 {
-		t.Errorf("resident: %d KiB after the writes, %d KiB after the reads; want at most 256", afterWrites, afterReads)
+	// Kept mapped, the 6.4 MB file would be resident whole after the reads.
+	// What stays is the last commit's pages and the kernel's fault-around
+	// neighbours (64 KiB per fault): 100-320 KiB seen here.
+	const most = 1024
+	if afterWrites > most || afterReads > most {
+		t.Errorf("resident: %d KiB after the writes, %d KiB after the reads; want at most %d", afterWrites, afterReads, most)
 	}
 }
