@@ -320,6 +320,26 @@ func TestWatchPollsWithoutIdle(t *testing.T) {
 	})
 }
 
+// A polling watcher whose connection closes reconnects at once, not a poll
+// interval later.
+func TestWatchPollingNoticesClose(t *testing.T) {
+	forEachHome(t, func(t *testing.T, k homeKind) {
+		h := k.new(t, SecurityPlain) // plain, so the proxy can hide IDLE
+		a := h.account()
+		proxy := newStalling(t, a.IMAP.HostPort, func(b []byte) {
+			copy(b, bytes.ReplaceAll(b, []byte(" IDLE"), []byte(" XDLE")))
+		})
+		a.IMAP.HostPort = proxy.addr()
+		st := newStatusLog()
+		o := fastOpts(t, st)
+		o.PollInterval = time.Minute
+		startWatch(t, a, &MemoryState{}, newRecorder(nil).handle, o)
+		waitIdle(t, h, st, 10*time.Second)
+		proxy.drop()
+		st.waitFor(t, StateReconnecting, nil, 5*time.Second)
+	})
+}
+
 func TestWatchDispositions(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		h := k.new(t, SecurityTLS)

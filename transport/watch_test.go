@@ -339,6 +339,16 @@ func (p *stalling) freeze() {
 	}
 }
 
+// drop closes every existing connection, as a server going away does.
+func (p *stalling) drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
 func (p *stalling) clientSent() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
