@@ -294,15 +294,22 @@ func TestWatchStopsCleanly(t *testing.T) {
 	})
 }
 
+// withoutIdle gives h's account through a proxy that hides the server's
+// IDLE capability.
+func withoutIdle(t *testing.T, h testHome) (Account, *stalling) {
+	a := h.account()
+	proxy := newStalling(t, a.IMAP.HostPort, func(b []byte) {
+		copy(b, bytes.ReplaceAll(b, []byte(" IDLE"), []byte(" XDLE")))
+	})
+	a.IMAP.HostPort = proxy.addr()
+	return a, proxy
+}
+
 // Without IDLE the watcher polls.
 func TestWatchPollsWithoutIdle(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		h := k.new(t, SecurityPlain) // plain, so the proxy can hide IDLE
-		a := h.account()
-		proxy := newStalling(t, a.IMAP.HostPort, func(b []byte) {
-			copy(b, bytes.ReplaceAll(b, []byte(" IDLE"), []byte(" XDLE")))
-		})
-		a.IMAP.HostPort = proxy.addr()
+		a, proxy := withoutIdle(t, h)
 		rec := newRecorder(nil)
 		st := newStatusLog()
 		o := fastOpts(t, st)
@@ -325,11 +332,7 @@ func TestWatchPollsWithoutIdle(t *testing.T) {
 func TestWatchPollingNoticesClose(t *testing.T) {
 	forEachHome(t, func(t *testing.T, k homeKind) {
 		h := k.new(t, SecurityPlain) // plain, so the proxy can hide IDLE
-		a := h.account()
-		proxy := newStalling(t, a.IMAP.HostPort, func(b []byte) {
-			copy(b, bytes.ReplaceAll(b, []byte(" IDLE"), []byte(" XDLE")))
-		})
-		a.IMAP.HostPort = proxy.addr()
+		a, proxy := withoutIdle(t, h)
 		st := newStatusLog()
 		o := fastOpts(t, st)
 		o.PollInterval = time.Minute
