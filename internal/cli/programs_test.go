@@ -18,7 +18,7 @@ import (
 // exit 1 for a failure.
 func TestPrograms(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds three programs")
+		t.Skip("builds the three programs (seconds of linking); the full suite runs it")
 	}
 	bin := t.TempDir()
 	out, err := exec.Command("go", "build", "-o", bin+string(filepath.Separator),
