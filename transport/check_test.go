@@ -10,8 +10,7 @@ import (
 )
 
 // TestCheck runs against both kinds of server at once: Check only logs in,
-// and most of the time goes to the cases that wait for a timeout. (The
-// watcher tests stay one at a time: see idleSettle.)
+// and most of the time goes to the cases that wait for a timeout.
 func TestCheck(t *testing.T) {
 	for _, k := range homes {
 		t.Run(k.name, func(t *testing.T) {

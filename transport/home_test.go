@@ -169,7 +169,7 @@ func (h *memHome) start() {
 	imapLn, smtpLn, starttls := h.listen()
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return h.mem.NewSession(), nil, nil
+			return pollingIdle{h.mem.NewSession().(imapserver.SessionIMAP4rev2)}, nil, nil
 		},
 		Caps:         h.caps,
 		InsecureAuth: true,
@@ -208,13 +208,29 @@ func (h *memHome) deliver(raw []byte) {
 	}
 }
 
-// idleSettle works around a bug in go-imap v2 beta.8's imapserver, on which
-// this test server runs (homenode/imapd has its own fix): an update queued
-// between "+ idling" and the session's registration is not pushed until the
-// client's next command. The watcher's IdleRefresh recovers from it in
-// production; tests that want to see the push itself wait a moment before
-// delivering.
-func (h *memHome) idleSettle() { time.Sleep(50 * time.Millisecond) }
+// pollingIdle replaces the IDLE of imapmemserver, the test server's
+// backend: go-imap v2 beta.8's SessionTracker.Idle does not look at updates
+// queued before it registered (after the previous command's reply, or
+// between "+ idling" and its start) and leaves them for the client's next
+// command (homenode/imapd has its own fix). Polling the queue every few
+// milliseconds pushes every update during IDLE, as a correct server does,
+// so the watcher tests see pushes without sleeping before each delivery.
+type pollingIdle struct{ imapserver.SessionIMAP4rev2 }
+
+func (s pollingIdle) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if err := s.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-stop:
+			return nil
+		case <-t.C:
+		}
+	}
+}
 
 type discardLogger struct{}
 

@@ -37,14 +37,6 @@ var homes = []homeKind{
 	}},
 }
 
-// waitIdle waits until the watcher is idling.
-func waitIdle(t testing.TB, h testHome, st *statusLog, d time.Duration) {
-	t.Helper()
-	st.waitFor(t, StateIdle, nil, d)
-	if s, ok := h.(interface{ idleSettle() }); ok {
-		s.idleSettle()
-	}
-}
 
 // waitSaved waits until the watcher has recorded uid as processed, that is,
 // its disposition is applied.
@@ -155,7 +147,7 @@ func TestWatchDeliversEachMessageOnce(t *testing.T) {
 		stop := startWatch(t, a, store, rec.handle, o)
 
 		rec.await(t, 3, 10*time.Second)
-		waitIdle(t, h, st, 5*time.Second)
+		st.waitFor(t, StateIdle, nil, 5*time.Second)
 		for i := 3; i < 6; i++ {
 			if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(i, "sent")); err != nil {
 				t.Fatalf("Send: %v", err)
@@ -201,7 +193,7 @@ func TestWatchRestartDoesNotRedeliver(t *testing.T) {
 
 		st := newStatusLog()
 		startWatch(t, a, store, rec.handle, fastOpts(t, st))
-		waitIdle(t, h, st, 10*time.Second)
+		st.waitFor(t, StateIdle, nil, 10*time.Second)
 		rec.quiet(t, 300*time.Millisecond)
 		if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(3, "three")); err != nil {
 			t.Fatal(err)
@@ -224,7 +216,7 @@ func TestWatchReconnectsAfterServerRestart(t *testing.T) {
 		st := newStatusLog()
 		store := &MemoryState{}
 		startWatch(t, a, store, rec.handle, fastOpts(t, st))
-		waitIdle(t, h, st, 10*time.Second)
+		st.waitFor(t, StateIdle, nil, 10*time.Second)
 		h.deliver(testMessage(1, "before the crash"))
 		got := rec.await(t, 1, 10*time.Second)
 
@@ -236,7 +228,7 @@ func TestWatchReconnectsAfterServerRestart(t *testing.T) {
 			h.restart(0)
 			h.deliver(testMessage(10+round, "while down"))
 			st.waitFor(t, StateReconnecting, nil, 10*time.Second)
-			waitIdle(t, h, st, 10*time.Second)
+			st.waitFor(t, StateIdle, nil, 10*time.Second)
 			rec.await(t, 1, 10*time.Second)
 			if err := Send(ctxT(t, 10*time.Second), a, a.Address, []string{a.Address}, testMessage(20+round, "after")); err != nil {
 				t.Fatal(err)
@@ -263,13 +255,13 @@ func TestWatchWatchdogHalfDeadConnection(t *testing.T) {
 		o.IdleRefresh = 300 * time.Millisecond
 		o.CommandTimeout = 500 * time.Millisecond
 		startWatch(t, a, &MemoryState{}, rec.handle, o)
-		waitIdle(t, h, st, 10*time.Second)
+		st.waitFor(t, StateIdle, nil, 10*time.Second)
 
 		proxy.freeze()
 		start := time.Now()
 		s := st.waitFor(t, StateReconnecting, ErrTimeout, 5*time.Second)
 		t.Logf("half-dead connection noticed after %v: %v", time.Since(start), s.Err)
-		waitIdle(t, h, st, 5*time.Second)
+		st.waitFor(t, StateIdle, nil, 5*time.Second)
 		h.deliver(testMessage(1, "after the stall"))
 		rec.await(t, 1, 5*time.Second)
 	})
@@ -283,7 +275,7 @@ func TestWatchStopsCleanly(t *testing.T) {
 		a.IMAP.HostPort = proxy.addr()
 		st := newStatusLog()
 		stop := startWatch(t, a, &MemoryState{}, newRecorder(nil).handle, fastOpts(t, st))
-		waitIdle(t, h, st, 10*time.Second)
+		st.waitFor(t, StateIdle, nil, 10*time.Second)
 		stop()
 		sent := proxy.clientSent()
 		iIdle, iDone, iLogout := strings.LastIndex(sent, "IDLE\r\n"), strings.LastIndex(sent, "DONE\r\n"), strings.LastIndex(sent, "LOGOUT\r\n")
@@ -315,7 +307,7 @@ func TestWatchPollsWithoutIdle(t *testing.T) {
 		o := fastOpts(t, st)
 		o.PollInterval = 200 * time.Millisecond
 		stop := startWatch(t, a, &MemoryState{}, rec.handle, o)
-		waitIdle(t, h, st, 10*time.Second)
+		st.waitFor(t, StateIdle, nil, 10*time.Second)
 		for i := 0; i < 3; i++ {
 			h.deliver(testMessage(i, "polled"))
 			rec.await(t, 1, 5*time.Second)
@@ -337,7 +329,7 @@ func TestWatchPollingNoticesClose(t *testing.T) {
 		o := fastOpts(t, st)
 		o.PollInterval = time.Minute
 		startWatch(t, a, &MemoryState{}, newRecorder(nil).handle, o)
-		waitIdle(t, h, st, 10*time.Second)
+		st.waitFor(t, StateIdle, nil, 10*time.Second)
 		proxy.drop()
 		st.waitFor(t, StateReconnecting, nil, 5*time.Second)
 	})
@@ -443,7 +435,7 @@ func TestWatchUIDValidityChange(t *testing.T) {
 			o.OnUIDValidityChange = tc.policy
 			stop := startWatch(t, a, store, rec.handle, o)
 			rec.await(t, tc.want, 10*time.Second)
-			waitIdle(t, h, st, 10*time.Second)
+			st.waitFor(t, StateIdle, nil, 10*time.Second)
 			rec.quiet(t, 200*time.Millisecond)
 			h.deliver(testMessage(3, "new"))
 			got := rec.await(t, 1, 10*time.Second)
