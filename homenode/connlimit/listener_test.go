@@ -149,4 +149,3 @@ func TestLimitsValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
-
