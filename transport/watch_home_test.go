@@ -37,7 +37,6 @@ var homes = []homeKind{
 	}},
 }
 
-
 // waitSaved waits until the watcher has recorded uid as processed, that is,
 // its disposition is applied.
 func waitSaved(t testing.TB, store *MemoryState, uid uint32) {
