@@ -152,6 +152,55 @@ func TestStalledAppendsKeepMemoryBounded(t *testing.T) {
 	}
 }
 
+// Attack 8, the other way: connections that FETCH a large message and do
+// not read the answer. The server must not hold a copy per connection.
+func TestStalledFetchesKeepMemoryBounded(t *testing.T) {
+	const n, size, budget = 8, 8 << 20, 16 << 20
+	e := newEnv(t, Options{AllowInsecureAuth: true, FetchMemory: budget})
+	e.deliver(alice, string(bigMessage(size)))
+	base := heapNow()
+	bound := int64(budget + n*256<<10 + 4<<20)
+	for range n {
+		rc := e.raw(alice)
+		if _, st := rc.cmd("SELECT INBOX"); !strings.HasPrefix(st, "OK") {
+			t.Fatal(st)
+		}
+		fmt.Fprintf(rc.c, "F FETCH 1 BODY.PEEK[]\r\n") // and never read
+	}
+	// One FETCH holds the budget while it writes, the others wait for it;
+	// the unfixed server loaded the message for each of them at once.
+	var grown int64
+	waitFor(t, "the FETCHes to stall", func() bool {
+		grown = heapNow() - base
+		return e.srv.fetchMem.waiting.Load() == n-1 || grown > bound
+	})
+	if grown > bound {
+		t.Fatalf("%d stalled FETCHes of a %d MiB message: heap grew by %.1f MiB, bound %.1f MiB",
+			n, size>>20, float64(grown)/(1<<20), float64(bound)/(1<<20))
+	}
+	t.Logf("%d stalled FETCHes: heap grew by %.2f MiB (bound %.1f MiB)", n, float64(grown)/(1<<20), float64(bound)/(1<<20))
+
+	// Alice holds her half of the budget; bob's large message and alice's
+	// small ones still come.
+	bobMsg := bigMessage(size)
+	e.deliver(bob, string(bobMsg))
+	small := bigMessage(4 << 10)
+	e.deliver(alice, string(small))
+	for _, tc := range []struct {
+		user string
+		seq  uint32
+		want []byte
+	}{{bob, 1, bobMsg}, {alice, 2, small}} {
+		c, _ := e.selectInbox(tc.user, nil)
+		msgs, err := c.Fetch(imap.SeqSetNum(tc.seq), &imap.FetchOptions{
+			BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		}).Collect()
+		if err != nil || len(msgs) != 1 || !bytes.Equal(msgs[0].BodySection[0].Bytes, tc.want) {
+			t.Fatalf("%s's message %d while alice's FETCHes stall: %d messages, %v", tc.user, tc.seq, len(msgs), err)
+		}
+	}
+}
+
 // waitFor polls cond until it holds, failing the test after 10 s.
 func waitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()

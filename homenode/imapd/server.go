@@ -49,6 +49,10 @@ type Options struct {
 	// section 5.4 asks for at least 30; clients re-issue IDLE within 29).
 	LoginTimeout time.Duration
 
+	// FetchMemory bounds the bytes of messages FETCH holds in memory at
+	// once, over all connections; 0 means twice AppendLimit.
+	FetchMemory int64
+
 	// literalGrace replaces the constant in tests.
 	literalGrace time.Duration
 }
@@ -94,6 +98,8 @@ type Server struct {
 	conns    map[net.Conn]struct{}
 	sessions sync.WaitGroup
 
+	fetchMem *fetchBudget
+
 	// idleHook, if set (tests only), runs in Idle after "+ idling" has
 	// been sent and before pending changes are flushed: a test delivers
 	// there to hit the registration race window every time.
@@ -114,6 +120,9 @@ func New(store *mailstore.Store, auth Authenticator, opts Options) *Server {
 	if opts.LoginTimeout == 0 {
 		opts.LoginTimeout = DefaultLoginTimeout
 	}
+	if opts.FetchMemory == 0 {
+		opts.FetchMemory = 2 * int64(opts.AppendLimit)
+	}
 	if opts.Spool == nil {
 		panic("imapd: Options.Spool is required")
 	}
@@ -123,6 +132,8 @@ func New(store *mailstore.Store, auth Authenticator, opts Options) *Server {
 		opts:  opts,
 		log:   opts.Logger,
 		conns: make(map[net.Conn]struct{}),
+
+		fetchMem: newFetchBudget(opts.FetchMemory),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{
