@@ -81,12 +81,12 @@ func (rc *rawConn) appendRaw(msg []byte) string {
 	return rc.finishAppend(msg)
 }
 
-// heapNow is the live heap after a collection.
+// heapNow is the live heap after a collection, goroutine stacks included.
 func heapNow() int64 {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc)
+	return int64(ms.HeapAlloc + ms.StackInuse)
 }
 
 // stalledAppends starts n APPENDs of size-byte literals as alice, sends the
@@ -233,6 +233,9 @@ func TestAppendWhenSpoolFull(t *testing.T) {
 	}
 
 	other := e.raw(alice)
+	if st := other.startAppend(DefaultAppendLimit + 1); !strings.HasPrefix(st, "NO [TOOBIG]") {
+		t.Fatalf("APPEND over the limit: %q, want NO [TOOBIG] before the literal", st)
+	}
 	st := other.appendRaw(bigMessage(400 << 10))
 	if !strings.HasPrefix(st, "NO ["+string(imap.ResponseCodeUnavailable)+"]") {
 		t.Fatalf("APPEND while the spool is full: %q, want NO [UNAVAILABLE]", st)
@@ -419,6 +422,55 @@ func BenchmarkAppend(b *testing.B) {
 					b.Fatal(st)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkIdleConnections reports the heap (and stacks) one connection
+// costs, server and test client together: unauthenticated, and logged in with INBOX selected and idling
+// (what each thing on the router keeps open).
+func BenchmarkIdleConnections(b *testing.B) {
+	const n = 100
+	for _, idling := range []bool{false, true} {
+		b.Run(map[bool]string{false: "unauthenticated", true: "idling"}[idling], func(b *testing.B) {
+			e := newEnv(b, Options{AllowInsecureAuth: true})
+			var per float64
+			for b.Loop() {
+				base := heapNow()
+				var conns []net.Conn
+				for range n {
+					if !idling {
+						c, err := net.Dial("tcp", e.addr)
+						if err != nil {
+							b.Fatal(err)
+						}
+						if _, err := bufio.NewReader(c).ReadString('\n'); err != nil {
+							b.Fatal(err)
+						}
+						conns = append(conns, c)
+						continue
+					}
+					rc := e.raw(alice)
+					if _, st := rc.cmd("SELECT INBOX"); !strings.HasPrefix(st, "OK") {
+						b.Fatal(st)
+					}
+					fmt.Fprintf(rc.c, "I IDLE\r\n")
+					if line, err := rc.r.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+") {
+						b.Fatalf("IDLE: %q %v", line, err)
+					}
+					conns = append(conns, rc.c)
+				}
+				per = float64(heapNow()-base) / n
+				for _, c := range conns {
+					c.Close()
+				}
+				waitFor(b, "the sessions to end", func() bool {
+					e.srv.mu.Lock()
+					defer e.srv.mu.Unlock()
+					return len(e.srv.conns) == 0
+				})
+			}
+			b.ReportMetric(per/1024, "heap-KiB/conn")
 		})
 	}
 }

@@ -255,8 +255,10 @@ func listMatch(name, ref string, patterns []string) bool {
 func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
 	// imapserver resets the deadline when the command ends.
 	_ = s.netConn.SetReadDeadline(time.Now().Add(s.srv.literalDeadline(r.Size())))
+	// imapserver has refused a size over AppendLimit with NO [TOOBIG]
+	// before the continuation: the literal cannot exceed r.Size().
 	body, err := s.srv.opts.Spool.Receive(r, r.Size())
-	if errors.Is(err, spool.ErrFull) || errors.Is(err, spool.ErrTooLarge) {
+	if errors.Is(err, spool.ErrFull) {
 		s.srv.log.Warn("imap APPEND refused", "remote", s.remote.String(), "user", s.user, "size", r.Size(), "err", err)
 		// The rest is read here, within the deadline, so that a client
 		// that stalls now is cut off too.
@@ -339,8 +341,6 @@ func storeErr(err error) error {
 	case errors.Is(err, spool.ErrFull):
 		// RFC 5530: a temporary failure, try again later.
 		code = imap.ResponseCodeUnavailable
-	case errors.Is(err, spool.ErrTooLarge):
-		code = imap.ResponseCodeTooBig
 	default:
 		return err
 	}
