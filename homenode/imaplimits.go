@@ -112,6 +112,11 @@ const configIMAPLimits = `
 #   login_timeout: a connection that has not logged in by then is closed,
 #     whatever it sends meanwhile ("60s", "2m"; 1s to 10m). After login a
 #     client is logged out after 35 minutes without a command (IDLE included).
+# Fixed, not set here: a message sent with APPEND waits in the spool
+# directory (at most 4 x max_message_size on disk for all clients) and must
+# arrive at 64 KiB/s or faster after 10 s (5 minutes at most), and so must a
+# FETCHed message be read; messages in memory to be stored take at most
+# max_message_size, and those being FETCHed 2 x max_message_size.
 [imap]
 max_connections = %d
 max_connections_per_client = %d

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,17 @@ func TestIMAPLoginTimeout(t *testing.T) {
 	}
 	if d := time.Since(start); d < time.Second || !strings.HasPrefix(last, "* BYE") {
 		t.Fatalf("closed after %v, last line %q; want * BYE after 1s", d, last)
+	}
+
+	// On imaps, a client that never even starts TLS is closed too.
+	silent, err := net.Dial("tcp", n.Addr("imaps").String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	silent.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a silent imaps client: %v, want the node to close it after login_timeout", err)
 	}
 }
 

@@ -96,8 +96,15 @@ func (s *session) loginTimedOut() {
 	s.loginExpired = true
 	s.mu.Unlock()
 	s.srv.log.Info("imap login timeout", "remote", s.remote.String(), "after", s.srv.opts.LoginTimeout)
+	// The deadline also ends a greeting stuck in a TLS handshake the
+	// client never started (it holds the write lock Bye needs, and
+	// nothing else bounds that read).
+	_ = s.netConn.SetDeadline(time.Now().Add(byeTimeout))
 	_ = s.conn.Bye("Autologout: no login in time")
 }
+
+// byeTimeout bounds writing the BYE of a connection being closed.
+const byeTimeout = 2 * time.Second
 
 func (s *session) AppendLimit() uint32 {
 	return s.srv.opts.AppendLimit
@@ -315,8 +322,9 @@ func imapFlags(flags []string) []imap.Flag {
 	return out
 }
 
-// storeErr turns store (and spool) errors into IMAP responses; anything unexpected is
-// passed on, and imapserver logs it and answers "Internal server error".
+// storeErr turns store (and spool) errors into IMAP responses; anything
+// unexpected is passed on, and imapserver logs it and answers "Internal
+// server error".
 func storeErr(err error) error {
 	if err == nil {
 		return nil
