@@ -77,6 +77,7 @@ type Config struct {
 	DKIM      DKIM            `toml:"dkim"`
 	MX        map[string]Addr `toml:"mx"`
 	Smarthost *Smarthost      `toml:"smarthost"`
+	IMAP      IMAPLimits      `toml:"imap"`
 }
 
 // Listen holds one address per listener; an empty address turns it off.
@@ -271,6 +272,7 @@ func (c *Config) Validate() error {
 		c.validateKeys,
 		c.validateMX,
 		c.validateSmarthost,
+		c.validateIMAPLimits,
 	} {
 		if err := step(); err != nil {
 			return err

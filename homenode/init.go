@@ -267,6 +267,7 @@ func RenderConfig(cfg *Config) []byte {
 	} else {
 		b.WriteString(configSmarthostExample)
 	}
+	b.WriteString(renderIMAPLimits(cfg.IMAP))
 	return b.Bytes()
 }
 

@@ -18,6 +18,7 @@ import (
 	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/homenode/queue"
 	"github.com/thingpost/thingpost/homenode/smtpd"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // DefaultMemoryLimit is the soft Go memory limit (memory_limit) "homenode
@@ -46,6 +47,7 @@ type Node struct {
 	plainSubmit *smtpd.Server // plain loopback listener
 	imap        *imapd.Server
 	plainIMAP   *imapd.Server
+	imapSpool   *spool.Spool
 	queue       *queue.Queue
 	ctl         *controlServer
 
@@ -91,6 +93,9 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 		}
 	}()
 
+	if n.imapSpool, err = newIMAPSpool(cfg); err != nil {
+		return nil, err
+	}
 	specs, listeners, err := n.bind(ctx, tlsCfg)
 	if err != nil {
 		return nil, err
@@ -128,6 +133,11 @@ func (n *Node) bind(ctx context.Context, tlsCfg *tls.Config) (map[string]net.Lis
 		}
 		bound = append(bound, l)
 		n.bound[spec.Name] = l.Addr()
+		if spec.Protocol == "imap" {
+			if l, err = n.limitIMAP(spec, l); err != nil {
+				return nil, bound, err
+			}
+		}
 		if spec.ImplicitTLS {
 			l = tls.NewListener(l, tlsCfg)
 		}
@@ -159,7 +169,8 @@ func (n *Node) newServers(tlsCfg *tls.Config, dkimKey crypto.Signer) {
 	n.submission = smtpd.NewSubmission(store, auth, subOpts)
 	subOpts.AllowInsecureAuth = true
 	n.plainSubmit = smtpd.NewSubmission(store, auth, subOpts)
-	imapOpts := imapd.Options{TLSConfig: tlsCfg, AppendLimit: uint32(min(maxSize, math.MaxUint32)), Logger: log.With("role", "imap")}
+	imapOpts := imapd.Options{TLSConfig: tlsCfg, AppendLimit: uint32(min(maxSize, math.MaxUint32)), Logger: log.With("role", "imap"),
+		Spool: n.imapSpool, LoginTimeout: cfg.IMAP.LoginTimeout}
 	n.imap = imapd.New(store, auth, imapOpts)
 	imapOpts.AllowInsecureAuth = true
 	n.plainIMAP = imapd.New(store, auth, imapOpts)

@@ -13,6 +13,7 @@ import (
 	"github.com/thingpost/thingpost/homenode/imapd"
 	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/homenode/smtpd"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // nodeHome is the project's own mail server, in process: mailstore, imapd
@@ -61,7 +62,11 @@ func (h *nodeHome) start() {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	auth := accounts.NewAuthenticator(h.store, log)
 	imapLn, smtpLn, starttls := h.listen()
-	io := imapd.Options{AllowInsecureAuth: true, Logger: log, TLSConfig: starttls}
+	sp, err := spool.New(filepath.Join(filepath.Dir(h.path), "imap-spool"), spool.Limits{Disk: 256 << 20, Memory: 64 << 20})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	io := imapd.Options{AllowInsecureAuth: true, Logger: log, TLSConfig: starttls, Spool: sp}
 	so := smtpd.SubmissionOptions{Hostname: "home.test", Domains: []string{"home.test"},
 		AllowInsecureAuth: true, Queue: h.store, Logger: log, TLSConfig: starttls}
 	h.imapSrv = imapd.New(h.store, auth, io)

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // testAuth is a trivial Authenticator: fixed passwords, addresses
@@ -75,6 +76,13 @@ func (e *env) start(opts Options) {
 	e.t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(e.logs, nil))
+	}
+	if opts.Spool == nil {
+		sp, err := spool.New(filepath.Join(e.t.TempDir(), "spool"), spool.Limits{Disk: 256 << 20, Memory: 64 << 20})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		opts.Spool = sp
 	}
 	e.srv = New(e.store, testAuth{alice: pass, bob: pass}, opts)
 	l, err := net.Listen("tcp", "127.0.0.1:0")

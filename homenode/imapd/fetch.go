@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -60,20 +61,31 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		if !ok {
 			continue // expunged meanwhile; its EXPUNGE is queued
 		}
-		var raw []byte
-		if needRaw {
-			raw, err = s.srv.store.MessageRaw(s.ctx, s.user, sel.id, r.uid)
-			if errors.Is(err, mailstore.ErrNoSuchMessage) {
-				continue
-			} else if err != nil {
-				return storeErr(err)
-			}
-		}
-		if err := writeFetch(w.CreateMessage(r.seq), in, raw, options, seenSet[r.uid]); err != nil {
+		if err := s.fetchOne(w, r.seq, in, options, needRaw, seenSet[r.uid]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fetchOne writes one message's FETCH response; a message it needs the
+// bytes of is held within the server's FETCH memory budget until written.
+func (s *session) fetchOne(w *imapserver.FetchWriter, seq uint32, in mailstore.MessageInfo, options *imap.FetchOptions, needRaw, flagsChanged bool) error {
+	var raw []byte
+	if needRaw {
+		release, err := s.srv.fetchMem.take(s.ctx, s.user, in.Size)
+		if err != nil {
+			return err
+		}
+		defer release()
+		raw, err = s.srv.store.MessageRaw(s.ctx, s.user, s.sel.id, in.UID)
+		if errors.Is(err, mailstore.ErrNoSuchMessage) {
+			return nil
+		} else if err != nil {
+			return storeErr(err)
+		}
+	}
+	return s.writeFetch(w.CreateMessage(seq), in, raw, options, flagsChanged)
 }
 
 func setsSeen(options *imap.FetchOptions) bool {
@@ -91,10 +103,14 @@ func setsSeen(options *imap.FetchOptions) bool {
 }
 
 // writeFetch writes one message's FETCH response. It always closes mw,
-// which holds the connection's write lock.
-func writeFetch(mw *imapserver.FetchResponseWriter, in mailstore.MessageInfo, raw []byte, options *imap.FetchOptions, flagsChanged bool) error {
+// which holds the connection's write lock. A literal must be read at the
+// same minimum rate as an APPEND literal is sent, so that a client that
+// stops reading gives back its share of the FETCH memory budget soon.
+func (s *session) writeFetch(mw *imapserver.FetchResponseWriter, in mailstore.MessageInfo, raw []byte, options *imap.FetchOptions, flagsChanged bool) error {
 	var werr error
 	literal := func(wc io.WriteCloser, b []byte) {
+		// imapserver resets the deadline when the literal is closed.
+		_ = s.netConn.SetWriteDeadline(time.Now().Add(s.srv.literalDeadline(int64(len(b)))))
 		_, err := wc.Write(b)
 		if cerr := wc.Close(); err == nil {
 			err = cerr

@@ -8,11 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // Authenticator checks a login. It returns the account's address, which
@@ -36,10 +38,46 @@ type Options struct {
 	// Logger receives one line per refused login and the server's errors;
 	// nil means slog.Default().
 	Logger *slog.Logger
+	// Spool receives APPEND literals, so that a client sending one slowly
+	// costs the node disk, not memory, and bounds the memory of those
+	// being stored. Required.
+	Spool *spool.Spool
+	// LoginTimeout is how long a connection may stay unauthenticated,
+	// whatever it sends meanwhile (NOOP does not extend it); 0 means
+	// DefaultLoginTimeout. After login, imapserver's own autologout
+	// applies: 35 minutes without a command, also while idling (RFC 9051
+	// section 5.4 asks for at least 30; clients re-issue IDLE within 29).
+	LoginTimeout time.Duration
+
+	// FetchMemory bounds the bytes of messages FETCH holds in memory at
+	// once, over all connections; 0 means twice AppendLimit.
+	FetchMemory int64
+
+	// literalGrace replaces the constant in tests.
+	literalGrace time.Duration
 }
 
-// DefaultAppendLimit bounds APPEND: the message is held in memory once.
+// DefaultAppendLimit bounds APPEND: the message is spooled while it is
+// received and held in memory once while it is stored.
 const DefaultAppendLimit = 32 << 20
+
+// DefaultLoginTimeout leaves a person time to type a password into a
+// client that asks for it only after connecting.
+const DefaultLoginTimeout = 60 * time.Second
+
+// An APPEND literal must arrive within literalGrace plus its size at
+// literalMinRate, and never takes longer than imapserver's own five
+// minutes: a stalled client gives up its connection slot and spool space
+// soon.
+const (
+	literalGrace   = 10 * time.Second
+	literalMinRate = 64 << 10 // bytes per second
+	literalMaxTime = 5 * time.Minute
+)
+
+func (s *Server) literalDeadline(size int64) time.Duration {
+	return min(s.opts.literalGrace+time.Duration(size)*time.Second/literalMinRate, literalMaxTime)
+}
 
 // maxLoginFailures per connection before the server hangs up.
 const maxLoginFailures = 3
@@ -60,6 +98,8 @@ type Server struct {
 	conns    map[net.Conn]struct{}
 	sessions sync.WaitGroup
 
+	fetchMem *fetchBudget
+
 	// idleHook, if set (tests only), runs in Idle after "+ idling" has
 	// been sent and before pending changes are flushed: a test delivers
 	// there to hit the registration race window every time.
@@ -74,12 +114,26 @@ func New(store *mailstore.Store, auth Authenticator, opts Options) *Server {
 	if opts.AppendLimit == 0 {
 		opts.AppendLimit = DefaultAppendLimit
 	}
+	if opts.literalGrace == 0 {
+		opts.literalGrace = literalGrace
+	}
+	if opts.LoginTimeout == 0 {
+		opts.LoginTimeout = DefaultLoginTimeout
+	}
+	if opts.FetchMemory == 0 {
+		opts.FetchMemory = 2 * int64(opts.AppendLimit)
+	}
+	if opts.Spool == nil {
+		panic("imapd: Options.Spool is required")
+	}
 	s := &Server{
 		store: store,
 		auth:  auth,
 		opts:  opts,
 		log:   opts.Logger,
 		conns: make(map[net.Conn]struct{}),
+
+		fetchMem: newFetchBudget(opts.FetchMemory),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.imap = imapserver.New(&imapserver.Options{
@@ -163,14 +217,16 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 	}
 	s.sessions.Add(1)
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &session{
+	sess := &session{
 		srv:     s,
 		conn:    c,
 		netConn: netConn,
 		remote:  netConn.RemoteAddr(),
 		ctx:     ctx,
 		cancel:  cancel,
-	}, nil, nil
+	}
+	sess.loginTimer = time.AfterFunc(s.opts.LoginTimeout, sess.loginTimedOut)
+	return sess, nil, nil
 }
 
 // sessionDone forgets a connection whose session has ended.

@@ -3,15 +3,18 @@ package imapd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // session is one IMAP connection. imapserver calls its methods from the
@@ -25,15 +28,19 @@ type session struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 
-	user     string // empty until login
+	user     string // empty until login; written under mu
 	failures int
 	sel      *selection // nil unless a mailbox is selected
 
+	// loginTimer ends the connection if it has not logged in in time.
+	loginTimer *time.Timer
+
 	// Close may run while an Idle goroutine still writes (imapserver does
 	// not wait for it when the client hangs up mid-IDLE).
-	mu     sync.Mutex
-	closed bool
-	idlers sync.WaitGroup
+	mu           sync.Mutex
+	closed       bool
+	loginExpired bool
+	idlers       sync.WaitGroup
 }
 
 var (
@@ -42,6 +49,7 @@ var (
 )
 
 func (s *session) Close() error {
+	s.loginTimer.Stop()
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
@@ -67,9 +75,36 @@ func (s *session) Login(username, password string) error {
 		}
 		return imapserver.ErrAuthFailed
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loginExpired {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeExpired, Text: "Login timeout"}
+	}
 	s.user = addr
+	s.loginTimer.Stop()
 	return nil
 }
+
+// loginTimedOut runs on the login timer's goroutine: a connection still
+// unauthenticated is told so and closed, which ends its session.
+func (s *session) loginTimedOut() {
+	s.mu.Lock()
+	if s.user != "" || s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.loginExpired = true
+	s.mu.Unlock()
+	s.srv.log.Info("imap login timeout", "remote", s.remote.String(), "after", s.srv.opts.LoginTimeout)
+	// The deadline also ends a greeting stuck in a TLS handshake the
+	// client never started (it holds the write lock Bye needs, and
+	// nothing else bounds that read).
+	_ = s.netConn.SetDeadline(time.Now().Add(byeTimeout))
+	_ = s.conn.Bye("Autologout: no login in time")
+}
+
+// byeTimeout bounds writing the BYE of a connection being closed.
+const byeTimeout = 2 * time.Second
 
 func (s *session) AppendLimit() uint32 {
 	return s.srv.opts.AppendLimit
@@ -220,11 +255,39 @@ func listMatch(name, ref string, patterns []string) bool {
 	return false
 }
 
+// Append spools the literal as it arrives, within a whole-transfer
+// deadline, and loads it back under the spool's memory budget only to
+// store it. A refusal comes after imapserver has read (and dropped) the
+// rest of the literal, within the same deadline.
 func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
-	raw := make([]byte, r.Size())
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return nil, err
+	// imapserver resets the deadline when the command ends.
+	_ = s.netConn.SetReadDeadline(time.Now().Add(s.srv.literalDeadline(r.Size())))
+	// imapserver has refused a size over AppendLimit with NO [TOOBIG]
+	// before the continuation: the literal cannot exceed r.Size().
+	body, err := s.srv.opts.Spool.Receive(r, r.Size())
+	if errors.Is(err, spool.ErrFull) {
+		s.srv.log.Warn("imap APPEND refused", "remote", s.remote.String(), "user", s.user, "size", r.Size(), "err", err)
+		// The rest is read here, within the deadline, so that a client
+		// that stalls now is cut off too.
+		if _, derr := io.Copy(io.Discard, r); derr != nil {
+			return nil, s.cutOff(derr)
+		}
+		return nil, storeErr(err)
 	}
+	if err != nil {
+		return nil, s.cutOff(err)
+	}
+	defer body.Close()
+	if body.Size() != r.Size() {
+		// The literal reader ends with io.EOF, not an error, when the
+		// client hangs up mid-literal: never store the part that came.
+		return nil, s.cutOff(fmt.Errorf("literal ended after %d of %d bytes", body.Size(), r.Size()))
+	}
+	raw, release, err := body.Load(s.ctx, 0)
+	if err != nil {
+		return nil, storeErr(err)
+	}
+	defer release()
 	uidValidity, uid, err := s.srv.store.Append(s.ctx, s.user, mailbox, raw, flagStrings(options.Flags), options.Time)
 	if err != nil {
 		if errors.Is(err, mailstore.ErrNoSuchMailbox) {
@@ -233,6 +296,14 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 		return nil, storeErr(err)
 	}
 	return &imap.AppendData{UID: imap.UID(uid), UIDValidity: uidValidity}, nil
+}
+
+// cutOff ends a connection whose literal did not arrive in time (or at
+// all): mid-literal, nothing else it sends can be read as a command.
+func (s *session) cutOff(err error) error {
+	s.srv.log.Info("imap APPEND cut off", "remote", s.remote.String(), "user", s.user, "err", err)
+	_ = s.conn.Bye("Message not received in time")
+	return fmt.Errorf("imap APPEND: %w", err)
 }
 
 func flagStrings(flags []imap.Flag) []string {
@@ -251,8 +322,9 @@ func imapFlags(flags []string) []imap.Flag {
 	return out
 }
 
-// storeErr turns store errors into IMAP responses; anything unexpected is
-// passed on, and imapserver logs it and answers "Internal server error".
+// storeErr turns store (and spool) errors into IMAP responses; anything
+// unexpected is passed on, and imapserver logs it and answers "Internal
+// server error".
 func storeErr(err error) error {
 	if err == nil {
 		return nil
@@ -273,6 +345,9 @@ func storeErr(err error) error {
 	case errors.Is(err, mailstore.ErrNoSuchUser):
 		code = imap.ResponseCodeNonExistent
 	case errors.Is(err, context.Canceled), errors.Is(err, mailstore.ErrClosed):
+		code = imap.ResponseCodeUnavailable
+	case errors.Is(err, spool.ErrFull):
+		// RFC 5530: a temporary failure, try again later.
 		code = imap.ResponseCodeUnavailable
 	default:
 		return err
