@@ -209,7 +209,14 @@ func (p *person) pair(code string) {
 
 func (p *person) open(raw []byte) *envelope.Message {
 	p.t.Helper()
-	m, err := envelope.Open(context.Background(), raw, envelope.OpenOptions{Self: p.id,
+	return p.openAt(raw, time.Time{})
+}
+
+// openAt opens a reply as a person whose clock says now (zero: the wall
+// clock).
+func (p *person) openAt(raw []byte, now time.Time) *envelope.Message {
+	p.t.Helper()
+	m, err := envelope.Open(context.Background(), raw, envelope.OpenOptions{Self: p.id, Now: now,
 		Trusted: func(addr string) []*keystore.PublicKey {
 			if p.thing != nil && addr == p.thing.Addr() {
 				return []*keystore.PublicKey{p.thing}

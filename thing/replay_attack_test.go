@@ -88,12 +88,13 @@ func (p *person) commandAt(text string, date time.Time) *envelope.Sealed {
 	return s
 }
 
-// doAt sends text dated date and returns the verified reply.
+// doAt sends text dated date and returns the verified reply, read with the
+// clock at date.
 func (p *person) doAt(text string, date time.Time) wire.Reply {
 	p.t.Helper()
 	s := p.commandAt(text, date)
 	p.send(s.Raw, p.thing.Addr())
-	m := p.open(p.next("reply to " + text))
+	m := p.openAt(p.next("reply to "+text), date)
 	if m.InReplyTo != s.MessageID {
 		p.t.Fatalf("reply to %s is In-Reply-To %s", s.MessageID, m.InReplyTo)
 	}
@@ -175,12 +176,10 @@ func (r *recorder) count(want ...string) int {
 	return n
 }
 
-// TestLegacyReplayAttacks: a legacy command (signed and encrypted, no
-// protected headers) gets its replay identity, time and recipient from
-// signed data only; the outer From, To, Date and Message-ID an attacker
-// rewrites change nothing.
-func TestLegacyReplayAttacks(t *testing.T) {
-	t.Parallel()
+// clockedHome runs a light whose clock the test moves, with its log
+// recorded, and pairs its owner alice with the factory code.
+func clockedHome(t *testing.T) (*home, *clock, *recorder, *person) {
+	t.Helper()
 	h := startHome(t, "light")
 	clk := &clock{}
 	h.stop()
@@ -189,6 +188,16 @@ func TestLegacyReplayAttacks(t *testing.T) {
 	alice := newPerson(t, h, "alice")
 	inv, _ := h.agent.FactoryInvite()
 	alice.pair(inv.URL())
+	return h, clk, rec, alice
+}
+
+// TestLegacyReplayAttacks: a legacy command (signed and encrypted, no
+// protected headers) gets its replay identity, time and recipient from
+// signed data only; the outer From, To, Date and Message-ID an attacker
+// rewrites change nothing.
+func TestLegacyReplayAttacks(t *testing.T) {
+	t.Parallel()
+	h, clk, rec, alice := clockedHome(t)
 	lampA := alice.thing
 	lampB := startSecondThing(t, h, "lampb")
 	alice.thing = lampB.Identity().Public()
@@ -278,14 +287,7 @@ func TestReplayDoesNotLockOutSender(t *testing.T) {
 // with "leave"; every other command of his stays refused, unanswered.
 func TestExpiredGuestLeaves(t *testing.T) {
 	t.Parallel()
-	h := startHome(t, "light")
-	clk := &clock{}
-	h.stop()
-	h.tune = clk.tune
-	rec := h.recordLogs("light")
-	owner := newPerson(t, h, "alice")
-	inv, _ := h.agent.FactoryInvite()
-	owner.pair(inv.URL())
+	h, clk, rec, owner := clockedHome(t)
 	_, r := owner.do("invite guest 1h")
 	guest := newPerson(t, h, "carol")
 	guest.pair(r.Invite.URL)
