@@ -43,6 +43,9 @@ func FuzzOpen(f *testing.F) {
 		if m != nil && (m.Signer == nil || m.Signer.Addr() != m.From || m.SignerSource != SignerTrusted) {
 			t.Fatalf("unauthenticated message returned: signer %v from %s source %v", m.Signer, m.From, m.SignerSource)
 		}
+		if m != nil && len(m.SignedID) != 64 {
+			t.Fatalf("message without a SignedID: %q", m.SignedID)
+		}
 	})
 }
 

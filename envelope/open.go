@@ -3,6 +3,8 @@ package envelope
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -85,6 +87,21 @@ type Message struct {
 	SignerSource SignerSource
 	// Signed is the signature's creation time.
 	Signed time.Time
+	// IntendedRecipient is true when the signature names its intended
+	// recipients, Self among them (Open refuses a signature that names
+	// others only); false when it names none, as GnuPG 2.2 writes it. Only
+	// then do the signed data say whom the message is for without
+	// protected headers.
+	IntendedRecipient bool
+	// SignedID identifies what the signature covers: a digest, in hex, of
+	// the signer's fingerprint, the signature's hashed area (its type,
+	// algorithms, creation time, hashed subpackets) and the signed data,
+	// canonical for a text signature. Nothing outside the signature
+	// changes it (outer headers, packet framing, unhashed subpackets, a
+	// malleable signature value), so two messages with the same SignedID
+	// are the same signed message; a replay guard keys a legacy message
+	// by it.
+	SignedID string
 }
 
 func limits(maxSize int64, now time.Time, skew time.Duration) (int64, time.Time, time.Duration) {
@@ -170,7 +187,24 @@ func open(ctx context.Context, raw []byte, o *OpenOptions) (*Message, error) {
 		return nil, fmt.Errorf("%w: signature by %s names %d intended recipients, not us (%s)",
 			ErrNotIntendedRecipient, signer.Fingerprint(), len(sig.IntendedRecipients), o.Self.Fingerprint())
 	}
-	return &Message{Content: *c, Signer: signer, SignerSource: src, Signed: sig.CreationTime}, nil
+	return &Message{Content: *c, Signer: signer, SignerSource: src, Signed: sig.CreationTime,
+		IntendedRecipient: len(sig.IntendedRecipients) > 0, SignedID: signedID(signer, sig, d.data)}, nil
+}
+
+// signedID is Message.SignedID.
+func signedID(signer *keystore.PublicKey, sig *packet.Signature, data []byte) string {
+	content := sha256.New()
+	if sig.SigType == packet.SigTypeText {
+		content = openpgp.NewCanonicalTextHash(content)
+	}
+	content.Write(data)
+	h := sha256.New()
+	fpr := signer.Fingerprint()
+	h.Write([]byte("thingpost signed id v1\x00"))
+	h.Write(fpr[:])
+	h.Write(sig.HashSuffix)
+	h.Write(content.Sum(nil))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // knownKeys are the keys Open already holds for addr: our own and the

@@ -362,31 +362,41 @@ func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposit
 	if err != nil {
 		return a.quarantine(m, "unknown signer", err), nil
 	}
-	if !person.Active(now) {
+	// An expired person may still give up his access, and nothing else.
+	if !person.Active(now) && !a.leaving(msg) {
 		return a.quarantine(m, "access expired", fmt.Errorf("%s's role ended %s", person.Addr, person.Expires.Format(time.RFC3339))), nil
 	}
-	if !a.limiter.allow(person.Fingerprint) {
+	id, date, reason, err := a.replayIdentity(msg)
+	if err != nil {
+		return a.quarantine(m, reason, err), nil
+	}
+	if !a.limiter.ready(person.Fingerprint) {
 		return a.quarantine(m, "rate limit", fmt.Errorf("%s sends too fast", person.Addr)), nil
 	}
 	run, refusal := a.prepare(person, msg)
 	guard := *a.guard
-	guard.Store = seenJournal{st: a.store, entry: journalEntry{UIDValidity: m.UIDValidity, UID: m.UID, Date: msg.Date, Runs: refusal == nil}}
-	if err := guard.Check(ctx, msg.MessageID, msg.Date); err != nil {
+	guard.Store = seenJournal{st: a.store, entry: journalEntry{UIDValidity: m.UIDValidity, UID: m.UID, Date: date, Runs: refusal == nil}}
+	if err := guard.Check(ctx, id, date); err != nil {
 		if errors.Is(err, wire.ErrReplayed) {
-			return a.redelivered(ctx, m, msg, refusal, err)
+			return a.redelivered(ctx, m, msg, id, refusal, err)
 		}
 		return a.quarantine(m, "replay guard", err), nil
 	}
+	// Charged only now that the message passed every check: refused copies
+	// must not use up the limit of the person they imitate. It was ready
+	// above, and a.mu is held, so this takes a token.
+	a.limiter.allow(person.Fingerprint)
 	reply := refusal
 	if run != nil {
 		r := run(ctx)
 		reply = &r
 	}
-	return a.finish(ctx, m, msg, *reply)
+	return a.finish(ctx, m, msg, id, *reply)
 }
 
-// finish answers an accepted message and records it as done.
-func (a *Agent) finish(ctx context.Context, m transport.Msg, msg *envelope.Message, reply wire.Reply) (transport.Disposition, error) {
+// finish answers an accepted message and records it as done in the journal
+// under its replay id.
+func (a *Agent) finish(ctx context.Context, m transport.Msg, msg *envelope.Message, id string, reply wire.Reply) (transport.Disposition, error) {
 	out, err := a.seal(ctx, msg.Signer, msg.MessageID, append(msg.References, msg.MessageID), reply)
 	if err != nil {
 		return transport.Disposition{}, err
@@ -395,7 +405,7 @@ func (a *Agent) finish(ctx context.Context, m transport.Msg, msg *envelope.Messa
 	// journal says done: a crash in between answers the command twice but
 	// never runs it twice. Otherwise it waits in the outbox.
 	sent := a.sendNow(ctx, out)
-	if err := a.store.complete(msg.MessageID, out, !sent); err != nil {
+	if err := a.store.complete(id, out, !sent); err != nil {
 		return transport.Disposition{}, fmt.Errorf("journal: %w", err)
 	}
 	if !sent {
@@ -415,8 +425,8 @@ func (a *Agent) finish(ctx context.Context, m transport.Msg, msg *envelope.Messa
 // but before its reply was queued leaves it without an answer: the device
 // was called right after the record, so the answer says it was done and
 // gives the state now. Nothing is run twice.
-func (a *Agent) redelivered(ctx context.Context, m transport.Msg, msg *envelope.Message, refusal *wire.Reply, err error) (transport.Disposition, error) {
-	e, jerr := a.store.journaled(msg.MessageID)
+func (a *Agent) redelivered(ctx context.Context, m transport.Msg, msg *envelope.Message, id string, refusal *wire.Reply, err error) (transport.Disposition, error) {
+	e, jerr := a.store.journaled(id)
 	if jerr != nil {
 		return transport.Disposition{}, fmt.Errorf("journal: %w", jerr)
 	}
@@ -428,10 +438,10 @@ func (a *Agent) redelivered(ctx context.Context, m transport.Msg, msg *envelope.
 		return a.processed(), nil
 	}
 	if !e.Runs && refusal != nil {
-		return a.finish(ctx, m, msg, *refusal)
+		return a.finish(ctx, m, msg, id, *refusal)
 	}
 	st := a.dev.Status()
-	return a.finish(ctx, m, msg, wire.Reply{OK: true, Text: "Done (the thing restarted meanwhile). " + st.Text, State: st.State})
+	return a.finish(ctx, m, msg, id, wire.Reply{OK: true, Text: "Done (the thing restarted meanwhile). " + st.Text, State: st.State})
 }
 
 func (a *Agent) trusted(addr string) []*keystore.PublicKey {

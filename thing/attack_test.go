@@ -92,14 +92,21 @@ func (r *recorder) waitLog(t testing.TB, want ...string) string {
 // quarantined counts the messages in the thing's quarantine folder.
 func quarantined(t testing.TB, h *home) int {
 	t.Helper()
+	return quarantinedAt(t, h, h.acct.Address)
+}
+
+// quarantinedAt counts the messages in the quarantine folder of the thing
+// with address addr on h's node.
+func quarantinedAt(t testing.TB, h *home, addr string) int {
+	t.Helper()
 	st := h.node.Node().Store()
-	boxes, err := st.Mailboxes(h.ctx, h.acct.Address)
+	boxes, err := st.Mailboxes(h.ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, b := range boxes {
 		if b.Name == "Quarantine" {
-			msgs, err := st.Messages(h.ctx, h.acct.Address, b.ID, nil)
+			msgs, err := st.Messages(h.ctx, addr, b.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,12 +119,19 @@ func quarantined(t testing.TB, h *home) int {
 // waitQuarantined waits until the quarantine holds want messages.
 func waitQuarantined(t testing.TB, h *home, want int) {
 	t.Helper()
+	waitQuarantinedAt(t, h, h.acct.Address, want)
+}
+
+// waitQuarantinedAt waits until the quarantine of the thing with address
+// addr holds want messages.
+func waitQuarantinedAt(t testing.TB, h *home, addr string, want int) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for quarantined(t, h) < want && time.Now().Before(deadline) {
+	for quarantinedAt(t, h, addr) < want && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := quarantined(t, h); n != want {
-		t.Fatalf("quarantine holds %d messages, want %d", n, want)
+	if n := quarantinedAt(t, h, addr); n != want {
+		t.Fatalf("quarantine of %s holds %d messages, want %d", addr, n, want)
 	}
 }
 

@@ -41,7 +41,10 @@ type home struct {
 	dev   driver.Config
 	// guestCommands is the thing's guest_commands setting.
 	guestCommands []string
-	stop          func()
+	// tune, when set, changes the thing's configuration before it opens
+	// (its clock, its rate limit).
+	tune func(*thing.Config)
+	stop func()
 }
 
 func fastWatch() transport.WatchOptions {
@@ -74,8 +77,12 @@ func startHomeWith(t testing.TB, kind string, dev driver.Config) *home {
 
 func (h *home) run(kind string) {
 	h.t.Helper()
-	a, err := thing.Open(thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct, Driver: h.dev, GuestCommands: h.guestCommands,
-		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log})
+	cfg := thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct, Driver: h.dev, GuestCommands: h.guestCommands,
+		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log}
+	if h.tune != nil {
+		h.tune(&cfg)
+	}
+	a, err := thing.Open(cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -202,7 +209,14 @@ func (p *person) pair(code string) {
 
 func (p *person) open(raw []byte) *envelope.Message {
 	p.t.Helper()
-	m, err := envelope.Open(context.Background(), raw, envelope.OpenOptions{Self: p.id,
+	return p.openAt(raw, time.Time{})
+}
+
+// openAt opens a reply as a person whose clock says now (zero: the wall
+// clock).
+func (p *person) openAt(raw []byte, now time.Time) *envelope.Message {
+	p.t.Helper()
+	m, err := envelope.Open(context.Background(), raw, envelope.OpenOptions{Self: p.id, Now: now,
 		Trusted: func(addr string) []*keystore.PublicKey {
 			if p.thing != nil && addr == p.thing.Addr() {
 				return []*keystore.PublicKey{p.thing}

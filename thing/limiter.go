@@ -29,9 +29,31 @@ func newLimiter(perMinute, burst int, now func() time.Time) *limiter {
 	return &limiter{rate: float64(perMinute) / 60, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
 }
 
+// allow takes a token from key's bucket; false when there is none.
 func (l *limiter) allow(key string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	b := l.refill(key)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// ready reports whether allow would let key through now, taking nothing:
+// the agent asks before the replay guard and charges with allow only a
+// message that passed it, so that refused copies cost the person they
+// imitate nothing.
+func (l *limiter) ready(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.refill(key).tokens >= 1
+}
+
+// refill returns key's bucket with the tokens earned since it was last
+// looked at; l.mu must be held.
+func (l *limiter) refill(key string) *bucket {
 	now := l.now()
 	b, ok := l.buckets[key]
 	if !ok {
@@ -42,11 +64,7 @@ func (l *limiter) allow(key string) bool {
 		b.tokens = min(l.burst, b.tokens+elapsed.Seconds()*l.rate)
 		b.last = now
 	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b
 }
 
 // plainStep is the Secure-Join header of a message's outer header: only a

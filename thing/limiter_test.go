@@ -32,3 +32,23 @@ func TestLimiter(t *testing.T) {
 		}
 	}
 }
+
+// TestLimiterReady: ready says what allow would, and takes nothing.
+func TestLimiterReady(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	l := newLimiter(30, 2, func() time.Time { return now })
+	for range 5 {
+		if !l.ready("a") {
+			t.Fatal("ready took a token")
+		}
+	}
+	l.allow("a")
+	l.allow("a")
+	if l.ready("a") || l.allow("a") {
+		t.Fatal("ready or allow with an empty bucket")
+	}
+	now = now.Add(2 * time.Second)
+	if !l.ready("a") || !l.allow("a") || l.ready("a") {
+		t.Fatal("the refilled token")
+	}
+}

@@ -75,11 +75,37 @@ func (g *Guard) Check(ctx context.Context, messageID string, date time.Time) err
 	if err != nil {
 		return err
 	}
-	if g.Store == nil || g.Window <= 0 || g.Skew < 0 {
-		return errors.New("wire: replay guard is not configured")
+	if g.Store == nil {
+		return errNotConfigured
+	}
+	t, err := g.fresh(date)
+	if err != nil {
+		return err
+	}
+	if err := g.Store.Record(ctx, id, date, t.Add(-g.Window-g.Skew)); err != nil {
+		return fmt.Errorf("replay guard %s: %w", clip(id, 80), err)
+	}
+	return nil
+}
+
+// Fresh checks a time without recording anything: nil when date lies
+// inside the window, else an error wrapping ErrNoDate, ErrTooOld or
+// ErrInFuture. A caller holds a second time of the same message to the
+// window with it (the signature's creation time beside the protected Date).
+func (g *Guard) Fresh(date time.Time) error {
+	_, err := g.fresh(date)
+	return err
+}
+
+var errNotConfigured = errors.New("wire: replay guard is not configured")
+
+// fresh is Fresh; it also returns the time it checked at.
+func (g *Guard) fresh(date time.Time) (time.Time, error) {
+	if g.Window <= 0 || g.Skew < 0 {
+		return time.Time{}, errNotConfigured
 	}
 	if date.IsZero() {
-		return ErrNoDate
+		return time.Time{}, ErrNoDate
 	}
 	now := time.Now
 	if g.Now != nil {
@@ -87,15 +113,12 @@ func (g *Guard) Check(ctx context.Context, messageID string, date time.Time) err
 	}
 	t := now()
 	if age := t.Sub(date); age > g.Window {
-		return fmt.Errorf("%w: dated %s, %s ago, window %s", ErrTooOld, date.UTC().Format(time.RFC3339), age.Round(time.Second), g.Window)
+		return t, fmt.Errorf("%w: dated %s, %s ago, window %s", ErrTooOld, date.UTC().Format(time.RFC3339), age.Round(time.Second), g.Window)
 	}
 	if ahead := date.Sub(t); ahead > g.Skew {
-		return fmt.Errorf("%w: dated %s, %s ahead, allowed %s", ErrInFuture, date.UTC().Format(time.RFC3339), ahead.Round(time.Second), g.Skew)
+		return t, fmt.Errorf("%w: dated %s, %s ahead, allowed %s", ErrInFuture, date.UTC().Format(time.RFC3339), ahead.Round(time.Second), g.Skew)
 	}
-	if err := g.Store.Record(ctx, id, date, t.Add(-g.Window-g.Skew)); err != nil {
-		return fmt.Errorf("replay guard %s: %w", clip(id, 80), err)
-	}
-	return nil
+	return t, nil
 }
 
 // normalizeMessageID strips white space and the angle brackets, which

@@ -99,6 +99,33 @@ func TestGuardCheck(t *testing.T) {
 	}
 }
 
+// TestGuardFresh: Fresh holds a time to the same window as Check and
+// records nothing, so the message can still pass Check.
+func TestGuardFresh(t *testing.T) {
+	g, _ := testGuard(t)
+	for _, tt := range []struct {
+		date time.Time
+		want error
+	}{
+		{t0, nil},
+		{t0.Add(-DefaultWindow), nil},
+		{t0.Add(-DefaultWindow - time.Second), ErrTooOld},
+		{t0.Add(DefaultSkew), nil},
+		{t0.Add(DefaultSkew + time.Second), ErrInFuture},
+		{time.Time{}, ErrNoDate},
+	} {
+		if err := g.Fresh(tt.date); tt.want == nil && err != nil || tt.want != nil && !errors.Is(err, tt.want) {
+			t.Errorf("Fresh(%v) = %v, want %v", tt.date, err, tt.want)
+		}
+	}
+	if err := g.Check(context.Background(), "<f1@example.org>", t0); err != nil {
+		t.Fatalf("Check after Fresh: %v", err)
+	}
+	if err := (&Guard{Store: g.Store}).Fresh(t0); err == nil {
+		t.Error("Fresh without a window accepted")
+	}
+}
+
 func TestGuardReplayAfterReopen(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "thing.db")
