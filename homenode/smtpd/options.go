@@ -3,6 +3,8 @@ package smtpd
 import (
 	"crypto/tls"
 	"log/slog"
+
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // MXOptions configure the inbound MX role.
@@ -22,6 +24,8 @@ type MXOptions struct {
 	TLSConfig *tls.Config
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
+	Spool  *spool.Spool
+	Rate   RateLimits
 }
 
 // SubmissionOptions configure the submission role.
@@ -64,3 +68,7 @@ func NewSubmission(store Store, auth Authenticator, opts SubmissionOptions) *Ser
 	s.srv.AllowInsecureAuth = opts.AllowInsecureAuth
 	return s
 }
+
+// TEMP inert knobs so that the attack tests compile on the unfixed code.
+type RateLimits struct{ PerClient, PerSender Rate }
+type Rate struct{ PerHour, Burst int }

@@ -66,6 +66,7 @@ type Server struct {
 	domains  map[string]bool
 	maxConns int
 	role     string // "mx" or "submission"
+	timeouts struct{ idle, dataBase time.Duration; dataRate int }
 
 	submission bool
 	auth       Authenticator // submission only
