@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/ratelimit"
 	"github.com/thingpost/thingpost/homenode/spool"
 	"github.com/thingpost/thingpost/internal/testutil"
 )
@@ -215,15 +216,18 @@ func TestMXSpoolFull(t *testing.T) {
 	if code(err) != 452 || enhanced(err) != "4.3.1" {
 		t.Fatalf("body over the spool's disk budget: %v, want 452 4.3.1", err)
 	}
-	huge := message("carol@sender.example", "alice@home.test", "huge", strings.Repeat("0123456789abcdef\r\n", 2<<20/18))
-	if err := send(c, "carol@sender.example", []string{"alice@home.test"}, huge); code(err) != 552 || enhanced(err) != "5.3.4" {
-		t.Fatalf("body over the size limit: %v, want 552 5.3.4", err)
-	}
 	if err := send(c, "carol@sender.example", []string{"alice@home.test"}, message("carol@sender.example", "alice@home.test", "small", "x")); err != nil {
 		t.Fatalf("small message after the refusals: %v", err)
 	}
 	if n := len(testutil.Inbox(t, st, "alice@home.test")); n != 1 {
 		t.Fatalf("alice has %d messages, want the small one", n)
+	}
+
+	// A body that passes the size limit on the way to disk.
+	_, small := newMX(t, MXOptions{MaxSize: 64 << 10}, "alice@home.test")
+	c = dial(t, testutil.Serve(t, small, nil))
+	if err := send(c, "carol@sender.example", []string{"alice@home.test"}, big); code(err) != 552 || enhanced(err) != "5.3.4" {
+		t.Fatalf("body over the size limit: %v, want 552 5.3.4", err)
 	}
 }
 
@@ -232,8 +236,8 @@ func TestMXSpoolFull(t *testing.T) {
 // the flooding client's other senders share its per-client budget.
 func TestMXRateLimits(t *testing.T) {
 	_, srv := newMX(t, MXOptions{Rate: RateLimits{
-		PerClient: Rate{PerHour: 1, Burst: 5},
-		PerSender: Rate{PerHour: 1, Burst: 3},
+		PerClient: ratelimit.Rate{PerHour: 1, Burst: 5},
+		PerSender: ratelimit.Rate{PerHour: 1, Burst: 3},
 	}}, "alice@home.test")
 	addr := testutil.Serve(t, srv, nil)
 	msg := message("dave@sender.example", "alice@home.test", "flood", "x")
@@ -298,7 +302,7 @@ func TestMXLocalSenderSpoofing(t *testing.T) {
 // Item 13: at submission, the display name may not be another address and
 // a Sender field must be the account's; item 12: bare CR is refused.
 func TestSubmissionHeaderTricks(t *testing.T) {
-	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, false)
 	c := e.login(t, "alice@home.test", "pw-alice")
 	body := "To: bob@home.test\r\nSubject: s\r\n\r\nx\r\n"
 	for _, tc := range []struct {

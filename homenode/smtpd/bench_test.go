@@ -12,7 +12,7 @@ import (
 // 4 KiB message, 250 after the fsynced store write) to a local mailbox, on
 // an authenticated loopback connection.
 func BenchmarkSubmitLocal4KiB(b *testing.B) {
-	e := newSubmission(b, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(b, SubmissionOptions{AllowInsecureAuth: true}, false)
 	c := e.login(b, "alice@home.test", "pw-alice")
 	msg := message("alice@home.test", "bob@home.test", "bench", strings.Repeat(strings.Repeat("x", 62)+"\r\n", 4096/64))
 	b.SetBytes(int64(len(msg)))
@@ -26,7 +26,7 @@ func BenchmarkSubmitLocal4KiB(b *testing.B) {
 // BenchmarkSubmitLocal4KiBParallel: the same with 8 concurrent clients, so
 // the store's group commit shares fsyncs.
 func BenchmarkSubmitLocal4KiBParallel(b *testing.B) {
-	e := newSubmission(b, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(b, SubmissionOptions{AllowInsecureAuth: true}, false)
 	msg := message("alice@home.test", "bob@home.test", "bench", strings.Repeat(strings.Repeat("x", 62)+"\r\n", 4096/64))
 	const clients = 8
 	conns := make(chan *smtp.Client, clients)
