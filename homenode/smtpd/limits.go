@@ -177,8 +177,8 @@ type RateLimits struct {
 // messages an hour from one provider's address; a flood (the review's 300
 // in 6 s) gets a burst in and then 451s, which a real MTA retries.
 var (
-	DefaultPerClient = ratelimit.Rate{PerHour: 600, Burst: 60}
-	DefaultPerSender = ratelimit.Rate{PerHour: 300, Burst: 30}
+	DefaultPerClient = ratelimit.Rate{PerHour: 600, Burst: 100}
+	DefaultPerSender = ratelimit.Rate{PerHour: 300, Burst: 50}
 )
 
 // DefaultRateKeys bounds the memory of each limiter (about 100 bytes a key).
