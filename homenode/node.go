@@ -9,15 +9,19 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/thingpost/thingpost/homenode/accounts"
+	"github.com/thingpost/thingpost/homenode/connlimit"
 	"github.com/thingpost/thingpost/homenode/imapd"
 	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/homenode/queue"
+	"github.com/thingpost/thingpost/homenode/ratelimit"
 	"github.com/thingpost/thingpost/homenode/smtpd"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // DefaultMemoryLimit is the soft Go memory limit (memory_limit) "homenode
@@ -39,6 +43,7 @@ type Node struct {
 	cfg     *Config
 	log     *slog.Logger
 	store   *mailstore.Store
+	spool   *spool.Spool
 	started time.Time
 
 	mx          *smtpd.Server
@@ -80,7 +85,12 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 	if err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: log, store: store, started: time.Now(), bound: map[string]net.Addr{}}
+	sp, err := spool.New(filepath.Join(cfg.Dir, "spool"), spool.Limits{Disk: int64(cfg.Spool.Disk), Memory: int64(cfg.Spool.Memory)})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: log, store: store, spool: sp, started: time.Now(), bound: map[string]net.Addr{}}
 	var listeners []net.Listener
 	defer func() {
 		if err != nil {
@@ -128,12 +138,34 @@ func (n *Node) bind(ctx context.Context, tlsCfg *tls.Config) (map[string]net.Lis
 		}
 		bound = append(bound, l)
 		n.bound[spec.Name] = l.Addr()
-		if spec.ImplicitTLS {
+		if spec.Protocol != "imap" {
+			if l, err = n.capSMTP(l, spec); err != nil {
+				return nil, bound, err
+			}
+		} else if spec.ImplicitTLS {
 			l = tls.NewListener(l, tlsCfg)
 		}
 		specs[spec.Name] = l
 	}
 	return specs, bound, nil
+}
+
+// capSMTP caps an SMTP listener's connections (issue 15). Every client of a
+// plain listener is on loopback, so there the total is the only cap; an
+// implicit-TLS client gets no refusal line, it expects a handshake.
+func (n *Node) capSMTP(l net.Listener, spec ListenerSpec) (net.Listener, error) {
+	lim := connlimit.Limits{Total: n.cfg.SMTPLimits.MaxConnections, PerClient: n.cfg.SMTPLimits.MaxConnectionsPerClient}
+	if spec.Plain {
+		lim.PerClient = lim.Total
+	}
+	if !spec.ImplicitTLS {
+		lim.Refusal = "421 4.7.0 Too many connections, try again later\r\n"
+	}
+	cl, err := connlimit.Listen(l, lim, n.log.With("listener", spec.Name))
+	if err != nil {
+		return nil, fmt.Errorf("listen.%s: %w", spec.Name, err)
+	}
+	return cl, nil
 }
 
 // newServers makes the queue and the SMTP and IMAP servers over the store.
@@ -148,13 +180,18 @@ func (n *Node) newServers(tlsCfg *tls.Config, dkimKey crypto.Signer) {
 		Smarthost: smarthost(cfg.Smarthost),
 		Logger:    log,
 	})
+	lim := cfg.SMTPLimits
 	n.mx = smtpd.NewMX(store, smtpd.MXOptions{
 		Hostname: cfg.Hostname, Domains: cfg.DomainNames(), MaxSize: maxSize,
-		TLSConfig: tlsCfg, Logger: log,
+		TLSConfig: tlsCfg, Spool: n.spool, Logger: log,
+		Rate: smtpd.RateLimits{
+			PerClient: ratelimit.Rate{PerHour: lim.MXPerClientPerHour, Burst: lim.MXPerClientBurst},
+			PerSender: ratelimit.Rate{PerHour: lim.MXPerSenderPerHour, Burst: lim.MXPerSenderBurst},
+		},
 	})
 	subOpts := smtpd.SubmissionOptions{
 		Hostname: cfg.Hostname, Domains: cfg.DomainNames(), MaxSize: maxSize,
-		TLSConfig: tlsCfg, Queue: n.queue, Logger: log,
+		TLSConfig: tlsCfg, Queue: n.queue, Spool: n.spool, Logger: log,
 	}
 	n.submission = smtpd.NewSubmission(store, auth, subOpts)
 	subOpts.AllowInsecureAuth = true
@@ -202,6 +239,8 @@ func (n *Node) serverFor(spec ListenerSpec) func(net.Listener) error {
 		return n.mx.Serve
 	case spec.Protocol == "submission" && spec.Plain:
 		return n.plainSubmit.Serve
+	case spec.Protocol == "submission" && spec.ImplicitTLS:
+		return n.submission.ServeTLS
 	case spec.Protocol == "submission":
 		return n.submission.Serve
 	case spec.Protocol == "imap" && spec.Plain:
