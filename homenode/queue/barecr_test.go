@@ -7,14 +7,11 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net"
-	"net/textproto"
-	"strings"
 	"testing"
 )
 
-// wireMX is a remote MX stand-in that records the bytes of each DATA
-// transfer exactly as they came over the wire (dot-stuffed, up to and
-// without the final ".\r\n").
+// wireMX is a remote MX stand-in that records each DATA transfer as it
+// came over the wire.
 func wireMX(t *testing.T) (addr string, got chan []byte) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -29,38 +26,7 @@ func wireMX(t *testing.T) (addr string, got chan []byte) {
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				tp := textproto.NewConn(c)
-				tp.PrintfLine("220 wire ESMTP")
-				for {
-					line, err := tp.ReadLine()
-					if err != nil {
-						return
-					}
-					switch strings.ToUpper(strings.Fields(line + " x")[0]) {
-					case "EHLO":
-						tp.PrintfLine("250 wire")
-					case "DATA":
-						tp.PrintfLine("354 go on")
-						var raw []byte
-						for !bytes.HasSuffix(raw, []byte("\r\n.\r\n")) {
-							b, err := tp.R.ReadByte()
-							if err != nil {
-								return
-							}
-							raw = append(raw, b)
-						}
-						got <- raw[:len(raw)-3]
-						tp.PrintfLine("250 2.0.0 ok")
-					case "QUIT":
-						tp.PrintfLine("221 bye")
-						return
-					default:
-						tp.PrintfLine("250 2.0.0 ok")
-					}
-				}
-			}()
+			go fakeSMTP(c, "250 2.1.5 ok", got)
 		}
 	}()
 	return l.Addr().String(), got
