@@ -2,11 +2,13 @@ package smtpd
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"net"
 	"net/textproto"
 	"runtime"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -331,5 +333,23 @@ func TestSubmissionHeaderTricks(t *testing.T) {
 	}
 	if n := len(testutil.Inbox(t, e.st, "bob@home.test")); n != 3 {
 		t.Fatalf("bob has %d messages, want the 3 allowed", n)
+	}
+}
+
+// fullDisk is a store whose disk is full.
+type fullDisk struct{}
+
+func (fullDisk) HasUser(context.Context, string) (bool, error) { return true, nil }
+func (fullDisk) Deliver(context.Context, []string, []byte) error {
+	return fmt.Errorf("mailstore: commit: %w", syscall.ENOSPC)
+}
+
+// Item 4: a full disk is a 452 4.3.1, which the sender retries, never a 250.
+func TestMXFullDisk(t *testing.T) {
+	srv := NewMX(fullDisk{}, MXOptions{Domains: []string{"home.test"}, Logger: testLogger(&testutil.SyncBuffer{})})
+	c := dial(t, testutil.Serve(t, srv, nil))
+	err := send(c, "carol@sender.example", []string{"alice@home.test"}, message("carol@sender.example", "alice@home.test", "full", "x"))
+	if code(err) != 452 || enhanced(err) != "4.3.1" {
+		t.Fatalf("delivery to a full disk: %v, want 452 4.3.1", err)
 	}
 }
