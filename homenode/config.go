@@ -371,10 +371,10 @@ func (l *SMTPLimits) validate() error {
 	}{
 		{"max_connections", &l.MaxConnections, 100},
 		{"max_connections_per_client", &l.MaxConnectionsPerClient, 10},
-		{"mx_per_client_per_hour", &l.MXPerClientPerHour, smtpd.DefaultPerClient.PerHour},
-		{"mx_per_client_burst", &l.MXPerClientBurst, smtpd.DefaultPerClient.Burst},
-		{"mx_per_sender_per_hour", &l.MXPerSenderPerHour, smtpd.DefaultPerSender.PerHour},
-		{"mx_per_sender_burst", &l.MXPerSenderBurst, smtpd.DefaultPerSender.Burst},
+		{"mx_per_client_per_hour", &l.MXPerClientPerHour, smtpd.DefaultClientPerHour},
+		{"mx_per_client_burst", &l.MXPerClientBurst, smtpd.DefaultClientBurst},
+		{"mx_per_sender_per_hour", &l.MXPerSenderPerHour, smtpd.DefaultSenderPerHour},
+		{"mx_per_sender_burst", &l.MXPerSenderBurst, smtpd.DefaultSenderBurst},
 	} {
 		if *v.n < 0 {
 			return badKey("smtp_limits."+v.key, "must be positive")

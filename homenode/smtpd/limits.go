@@ -32,12 +32,14 @@ type timeouts struct {
 	dataRate int64
 }
 
-var defaultTimeouts = timeouts{
-	command:  5 * time.Minute,
-	idle:     5 * time.Minute,
-	lifetime: time.Hour,
-	dataBase: time.Minute,
-	dataRate: 32 << 10, // 256 kbit/s: 32 MiB in 17 minutes
+func defaultTimeouts() timeouts {
+	return timeouts{
+		command:  5 * time.Minute,
+		idle:     5 * time.Minute,
+		lifetime: time.Hour,
+		dataBase: time.Minute,
+		dataRate: 32 << 10, // 256 kbit/s: 32 MiB in 17 minutes
+	}
 }
 
 // limitedListener hands out limitedConns. For implicit TLS it sits below
@@ -176,22 +178,23 @@ type RateLimits struct {
 // Defaults for zero RateLimits fields: a household's MX takes some hundred
 // messages an hour from one provider's address; a flood (the review's 300
 // in 6 s) gets a burst in and then 451s, which a real MTA retries.
-var (
-	DefaultPerClient = ratelimit.Rate{PerHour: 600, Burst: 100}
-	DefaultPerSender = ratelimit.Rate{PerHour: 300, Burst: 50}
-)
-
 // DefaultRateKeys bounds the memory of each limiter (about 100 bytes a key).
-const DefaultRateKeys = 4096
+const (
+	DefaultClientPerHour = 600
+	DefaultClientBurst   = 100
+	DefaultSenderPerHour = 300
+	DefaultSenderBurst   = 50
+	DefaultRateKeys      = 4096
+)
 
 type rateLimiter struct{ client, sender *ratelimit.Limiter }
 
 func newRateLimiter(r RateLimits) (*rateLimiter, error) {
 	if r.PerClient == (ratelimit.Rate{}) {
-		r.PerClient = DefaultPerClient
+		r.PerClient = ratelimit.Rate{PerHour: DefaultClientPerHour, Burst: DefaultClientBurst}
 	}
 	if r.PerSender == (ratelimit.Rate{}) {
-		r.PerSender = DefaultPerSender
+		r.PerSender = ratelimit.Rate{PerHour: DefaultSenderPerHour, Burst: DefaultSenderBurst}
 	}
 	if r.Keys <= 0 {
 		r.Keys = DefaultRateKeys

@@ -22,7 +22,7 @@ type MXOptions struct {
 	TLSConfig *tls.Config
 	// Spool holds message bodies while they are received; nil gives the
 	// server a spool of its own in the system's temporary directory with
-	// DefaultSpoolLimits.
+	// DefaultSpoolDisk and DefaultSpoolMemory.
 	Spool *spool.Spool
 	// Rate limits the mail one client and one sender at one client send.
 	Rate RateLimits

@@ -41,15 +41,14 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) (uint64, error)
 }
 
-// Defaults for zero option values.
+// Defaults for zero option values. The spool ones are the budgets of the
+// spool a server makes for itself when it is given none.
 const (
 	DefaultMaxSize       = 32 << 20
 	DefaultMaxRecipients = 100
+	DefaultSpoolDisk     = 8 * DefaultMaxSize
+	DefaultSpoolMemory   = 2 * DefaultMaxSize
 )
-
-// DefaultSpoolLimits are the budgets of the spool a server makes for itself
-// when it is given none.
-var DefaultSpoolLimits = spool.Limits{Disk: 8 * DefaultMaxSize, Memory: 2 * DefaultMaxSize}
 
 const (
 	writeTimeout = time.Minute
@@ -112,13 +111,13 @@ func newServer(store Store, role string, c common) *Server {
 		maxSize:  c.maxSize,
 		role:     role,
 		spool:    c.spool,
-		timeouts: defaultTimeouts,
+		timeouts: defaultTimeouts(),
 		sessions: make(map[*session]struct{}),
 		idle:     make(chan struct{}, 1),
 	}
 	if s.spool == nil {
 		// Bodies are unlinked at once: nothing is left in the directory.
-		s.spool, s.initErr = spool.New(os.TempDir(), DefaultSpoolLimits)
+		s.spool, s.initErr = spool.New(os.TempDir(), spool.Limits{Disk: DefaultSpoolDisk, Memory: DefaultSpoolMemory})
 	}
 	for _, d := range c.domains {
 		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
