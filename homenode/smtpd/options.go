@@ -43,7 +43,8 @@ type SubmissionOptions struct {
 	// listener that is not on a loopback address.
 	AllowInsecureAuth bool
 	// Queue takes mail for other domains; nil refuses such recipients.
-	Queue  Enqueuer
+	Queue Enqueuer
+	// Spool as in MXOptions.
 	Spool  *spool.Spool
 	Logger *slog.Logger
 }
