@@ -1,6 +1,7 @@
 package homenode
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/thingpost/thingpost/homenode/smtpd"
 )
 
 // ConfigFile is the name of the configuration file inside the data directory.
@@ -72,6 +75,11 @@ type Config struct {
 	// accepted); the GOMEMLIMIT environment variable overrides it.
 	MemoryLimit Size `toml:"memory_limit"`
 
+	// SMTPLimits cap what one client may take of the SMTP listeners.
+	SMTPLimits SMTPLimits `toml:"smtp_limits"`
+	// Spool holds message bodies while they are received.
+	Spool SpoolLimits `toml:"spool"`
+
 	Listen    Listen          `toml:"listen"`
 	TLS       TLSFiles        `toml:"tls"`
 	DKIM      DKIM            `toml:"dkim"`
@@ -91,6 +99,27 @@ type Listen struct {
 	// still offered). Loopback addresses only.
 	PlainSubmission LoopbackAddr `toml:"plain_submission"`
 	PlainIMAP       LoopbackAddr `toml:"plain_imap"`
+}
+
+// SMTPLimits are the connection caps of each SMTP listener and the rate
+// limits of the MX, counted in recipients; zero takes the default.
+type SMTPLimits struct {
+	MaxConnections          int `toml:"max_connections"`            // default 100
+	MaxConnectionsPerClient int `toml:"max_connections_per_client"` // IPv4 address or IPv6 /64; default 10
+	MXPerClientPerHour      int `toml:"mx_per_client_per_hour"`
+	MXPerClientBurst        int `toml:"mx_per_client_burst"`
+	// Per envelope sender at one client: a sender's budget is never spent
+	// by mail in its name from elsewhere.
+	MXPerSenderPerHour int `toml:"mx_per_sender_per_hour"`
+	MXPerSenderBurst   int `toml:"mx_per_sender_burst"`
+}
+
+// SpoolLimits are the budgets of bodies in transfer: on disk (default four
+// times max_message_size) and loaded into memory to be stored (default
+// max_message_size).
+type SpoolLimits struct {
+	Disk   Size `toml:"disk"`
+	Memory Size `toml:"memory"`
 }
 
 // TLSFiles names the PEM certificate chain and private key.
@@ -326,6 +355,36 @@ func (c *Config) validateLimits() error {
 	}
 	if c.MemoryLimit < 0 {
 		return badKey("memory_limit", "must be positive")
+	}
+	if c.Spool.Disk < 0 || c.Spool.Memory < 0 {
+		return badKey("spool", "disk and memory must be positive")
+	}
+	c.Spool.Disk = cmp.Or(c.Spool.Disk, 4*c.MaxMessageSize)
+	c.Spool.Memory = cmp.Or(c.Spool.Memory, c.MaxMessageSize)
+	return c.SMTPLimits.validate()
+}
+
+// validate fills in the default SMTP limits.
+func (l *SMTPLimits) validate() error {
+	for _, v := range []struct {
+		key string
+		n   *int
+		def int
+	}{
+		{"max_connections", &l.MaxConnections, 100},
+		{"max_connections_per_client", &l.MaxConnectionsPerClient, 10},
+		{"mx_per_client_per_hour", &l.MXPerClientPerHour, smtpd.DefaultClientPerHour},
+		{"mx_per_client_burst", &l.MXPerClientBurst, smtpd.DefaultClientBurst},
+		{"mx_per_sender_per_hour", &l.MXPerSenderPerHour, smtpd.DefaultSenderPerHour},
+		{"mx_per_sender_burst", &l.MXPerSenderBurst, smtpd.DefaultSenderBurst},
+	} {
+		if *v.n < 0 {
+			return badKey("smtp_limits."+v.key, "must be positive")
+		}
+		*v.n = cmp.Or(*v.n, v.def)
+	}
+	if l.MaxConnectionsPerClient > l.MaxConnections {
+		return badKey("smtp_limits.max_connections_per_client", "%d is more than max_connections (%d)", l.MaxConnectionsPerClient, l.MaxConnections)
 	}
 	return nil
 }

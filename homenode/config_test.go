@@ -168,6 +168,10 @@ func TestValidateRules(t *testing.T) {
 		{"smarthost clear text off loopback", func(c *Config) { c.Smarthost.TLS = "none" }, "smarthost.tls"},
 		{"smarthost user without password", func(c *Config) { c.Smarthost.Password = "" }, "smarthost"},
 		{"no data dir", func(c *Config) { c.Dir = "" }, "data"},
+		{"negative connection cap", func(c *Config) { c.SMTPLimits.MaxConnections = -1 }, "smtp_limits.max_connections"},
+		{"client cap over the total", func(c *Config) { c.SMTPLimits.MaxConnections = 5 }, "smtp_limits.max_connections_per_client"},
+		{"negative rate", func(c *Config) { c.SMTPLimits.MXPerSenderBurst = -3 }, "smtp_limits.mx_per_sender_burst"},
+		{"negative spool", func(c *Config) { c.Spool.Disk = -1 }, "spool"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -184,6 +188,13 @@ func TestValidateRules(t *testing.T) {
 		})
 	}
 	c := base()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if l := c.SMTPLimits; l.MaxConnections != 100 || l.MaxConnectionsPerClient != 10 || l.MXPerClientBurst != 100 || l.MXPerSenderPerHour != 300 ||
+		c.Spool.Disk != 4*c.MaxMessageSize || c.Spool.Memory != c.MaxMessageSize {
+		t.Errorf("defaults: %+v, spool %+v", l, c.Spool)
+	}
 	c.Smarthost.Addr, c.Smarthost.TLS = "127.0.0.1:25", "none"
 	if err := c.Validate(); err != nil {
 		t.Errorf("loopback smarthost without TLS refused: %v", err)

@@ -3,12 +3,10 @@ package homenode
 import (
 	"fmt"
 	"net"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/thingpost/thingpost/homenode/connlimit"
-	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // IMAPLimits is the [imap] section: what one client may hold of the IMAP
@@ -86,15 +84,6 @@ func (n *Node) limitIMAP(spec ListenerSpec, l net.Listener) (net.Listener, error
 	return cl, nil
 }
 
-// newIMAPSpool is where APPEND literals wait on disk. Its disk budget is a
-// few largest messages; its memory budget one, so that messages being
-// stored at once take no more memory than one largest message (a larger
-// one waits for the others).
-func newIMAPSpool(cfg *Config) (*spool.Spool, error) {
-	size := int64(cfg.MaxMessageSize)
-	return spool.New(filepath.Join(cfg.Dir, "spool"), spool.Limits{Disk: 4 * size, Memory: size})
-}
-
 // renderIMAPLimits is the [imap] section of the config file.
 func renderIMAPLimits(l IMAPLimits) string {
 	l = l.withDefaults()
@@ -113,10 +102,10 @@ const configIMAPLimits = `
 #     whatever it sends meanwhile ("60s", "2m"; 1s to 10m). After login a
 #     client is logged out after 35 minutes without a command (IDLE included).
 # Fixed, not set here: a message sent with APPEND waits in the spool
-# directory (at most 4 x max_message_size on disk for all clients) and must
+# directory (the [spool] disk budget, shared with SMTP) and must
 # arrive at 64 KiB/s or faster after 10 s (5 minutes at most), and so must a
-# FETCHed message be read; messages in memory to be stored take at most
-# max_message_size, and those being FETCHed 2 x max_message_size.
+# FETCHed message be read; messages in memory to be stored take at most the
+# [spool] memory budget, and those being FETCHed 2 x max_message_size.
 [imap]
 max_connections = %d
 max_connections_per_client = %d

@@ -9,14 +9,17 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/thingpost/thingpost/homenode/accounts"
+	"github.com/thingpost/thingpost/homenode/connlimit"
 	"github.com/thingpost/thingpost/homenode/imapd"
 	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/homenode/queue"
+	"github.com/thingpost/thingpost/homenode/ratelimit"
 	"github.com/thingpost/thingpost/homenode/smtpd"
 	"github.com/thingpost/thingpost/homenode/spool"
 )
@@ -40,6 +43,7 @@ type Node struct {
 	cfg     *Config
 	log     *slog.Logger
 	store   *mailstore.Store
+	spool   *spool.Spool
 	started time.Time
 
 	mx          *smtpd.Server
@@ -47,7 +51,6 @@ type Node struct {
 	plainSubmit *smtpd.Server // plain loopback listener
 	imap        *imapd.Server
 	plainIMAP   *imapd.Server
-	imapSpool   *spool.Spool
 	queue       *queue.Queue
 	ctl         *controlServer
 
@@ -82,7 +85,12 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 	if err != nil {
 		return nil, err
 	}
-	n = &Node{cfg: cfg, log: log, store: store, started: time.Now(), bound: map[string]net.Addr{}}
+	sp, err := spool.New(filepath.Join(cfg.Dir, "spool"), spool.Limits{Disk: int64(cfg.Spool.Disk), Memory: int64(cfg.Spool.Memory)})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	n = &Node{cfg: cfg, log: log, store: store, spool: sp, started: time.Now(), bound: map[string]net.Addr{}}
 	var listeners []net.Listener
 	defer func() {
 		if err != nil {
@@ -93,9 +101,6 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 		}
 	}()
 
-	if n.imapSpool, err = newIMAPSpool(cfg); err != nil {
-		return nil, err
-	}
 	specs, listeners, err := n.bind(ctx, tlsCfg)
 	if err != nil {
 		return nil, err
@@ -137,13 +142,33 @@ func (n *Node) bind(ctx context.Context, tlsCfg *tls.Config) (map[string]net.Lis
 			if l, err = n.limitIMAP(spec, l); err != nil {
 				return nil, bound, err
 			}
-		}
-		if spec.ImplicitTLS {
-			l = tls.NewListener(l, tlsCfg)
+			if spec.ImplicitTLS {
+				l = tls.NewListener(l, tlsCfg)
+			}
+		} else if l, err = n.capSMTP(l, spec); err != nil {
+			return nil, bound, err
 		}
 		specs[spec.Name] = l
 	}
 	return specs, bound, nil
+}
+
+// capSMTP caps an SMTP listener's connections (issue 15). Every client of a
+// plain listener is on loopback, so there the total is the only cap; an
+// implicit-TLS client gets no refusal line, it expects a handshake.
+func (n *Node) capSMTP(l net.Listener, spec ListenerSpec) (net.Listener, error) {
+	lim := connlimit.Limits{Total: n.cfg.SMTPLimits.MaxConnections, PerClient: n.cfg.SMTPLimits.MaxConnectionsPerClient}
+	if spec.Plain {
+		lim.PerClient = lim.Total
+	}
+	if !spec.ImplicitTLS {
+		lim.Refusal = "421 4.7.0 Too many connections, try again later\r\n"
+	}
+	cl, err := connlimit.Listen(l, lim, n.log.With("listener", spec.Name))
+	if err != nil {
+		return nil, fmt.Errorf("listen.%s: %w", spec.Name, err)
+	}
+	return cl, nil
 }
 
 // newServers makes the queue and the SMTP and IMAP servers over the store.
@@ -158,19 +183,24 @@ func (n *Node) newServers(tlsCfg *tls.Config, dkimKey crypto.Signer) {
 		Smarthost: smarthost(cfg.Smarthost),
 		Logger:    log,
 	})
+	lim := cfg.SMTPLimits
 	n.mx = smtpd.NewMX(store, smtpd.MXOptions{
 		Hostname: cfg.Hostname, Domains: cfg.DomainNames(), MaxSize: maxSize,
-		TLSConfig: tlsCfg, Logger: log,
+		TLSConfig: tlsCfg, Spool: n.spool, Logger: log,
+		Rate: smtpd.RateLimits{
+			PerClient: ratelimit.Rate{PerHour: lim.MXPerClientPerHour, Burst: lim.MXPerClientBurst},
+			PerSender: ratelimit.Rate{PerHour: lim.MXPerSenderPerHour, Burst: lim.MXPerSenderBurst},
+		},
 	})
 	subOpts := smtpd.SubmissionOptions{
 		Hostname: cfg.Hostname, Domains: cfg.DomainNames(), MaxSize: maxSize,
-		TLSConfig: tlsCfg, Queue: n.queue, Logger: log,
+		TLSConfig: tlsCfg, Queue: n.queue, Spool: n.spool, Logger: log,
 	}
 	n.submission = smtpd.NewSubmission(store, auth, subOpts)
 	subOpts.AllowInsecureAuth = true
 	n.plainSubmit = smtpd.NewSubmission(store, auth, subOpts)
 	imapOpts := imapd.Options{TLSConfig: tlsCfg, AppendLimit: uint32(min(maxSize, math.MaxUint32)), Logger: log.With("role", "imap"),
-		Spool: n.imapSpool, LoginTimeout: cfg.IMAP.LoginTimeout}
+		Spool: n.spool, LoginTimeout: cfg.IMAP.LoginTimeout}
 	n.imap = imapd.New(store, auth, imapOpts)
 	imapOpts.AllowInsecureAuth = true
 	n.plainIMAP = imapd.New(store, auth, imapOpts)
@@ -213,6 +243,8 @@ func (n *Node) serverFor(spec ListenerSpec) func(net.Listener) error {
 		return n.mx.Serve
 	case spec.Protocol == "submission" && spec.Plain:
 		return n.plainSubmit.Serve
+	case spec.Protocol == "submission" && spec.ImplicitTLS:
+		return n.submission.ServeTLS
 	case spec.Protocol == "submission":
 		return n.submission.Serve
 	case spec.Protocol == "imap" && spec.Plain:

@@ -22,21 +22,22 @@ var signedHeaders = []string{
 	"List-Unsubscribe",
 }
 
-// sign returns the message with a DKIM-Signature prepended, or the message
-// unchanged when no key is configured or it cannot be signed (logged: the
-// mail still goes out, receivers just see it unsigned).
+// sign returns the message, with CRLF line ends, with a DKIM-Signature
+// prepended, or without one when no key is configured or it cannot be
+// signed (logged: the mail still goes out, receivers just see it unsigned).
 func (q *Queue) sign(it mailstore.QueueItem) []byte {
+	raw := crlf(it.Raw)
 	k := q.opts.DKIM
 	if k == nil || k.Signer == nil {
-		return it.Raw
+		return raw
 	}
-	sig, err := dkimSignature(it.Raw, k)
+	sig, err := dkimSignature(raw, k)
 	if err != nil {
 		q.log.Error("DKIM signing failed; sending unsigned", "id", it.ID, "err", err)
-		return it.Raw
+		return raw
 	}
-	out := make([]byte, 0, len(sig)+len(it.Raw))
-	return append(append(out, sig...), it.Raw...)
+	out := make([]byte, 0, len(sig)+len(raw))
+	return append(append(out, sig...), raw...)
 }
 
 // dkimSignature computes the DKIM-Signature field (with its CRLF) for raw.

@@ -137,7 +137,7 @@ func flakyMX(t testing.TB, next string) (addr string, conns *atomic.Int32) {
 				return
 			}
 			if conns.Add(1) == 1 {
-				go fakeSMTP(c, "451 4.3.0 Try again later")
+				go fakeSMTP(c, "451 4.3.0 Try again later", nil)
 				continue
 			}
 			go proxy(c, next)
@@ -146,8 +146,11 @@ func flakyMX(t testing.TB, next string) (addr string, conns *atomic.Int32) {
 	return l.Addr().String(), conns
 }
 
-// fakeSMTP speaks just enough SMTP to refuse every recipient with rcptReply.
-func fakeSMTP(c net.Conn, rcptReply string) {
+// fakeSMTP speaks just enough SMTP to answer every recipient with
+// rcptReply and, when data is not nil, to take DATA and send there its
+// bytes as they came over the wire (dot-stuffed, without the final
+// ".\r\n").
+func fakeSMTP(c net.Conn, rcptReply string, data chan<- []byte) {
 	defer c.Close()
 	tp := textproto.NewConn(c)
 	tp.PrintfLine("220 fake ESMTP")
@@ -156,12 +159,24 @@ func fakeSMTP(c net.Conn, rcptReply string) {
 		if err != nil {
 			return
 		}
-		switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
-		case "EHLO", "HELO":
+		switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); {
+		case cmd == "EHLO" || cmd == "HELO":
 			tp.PrintfLine("250 fake")
-		case "RCPT":
+		case cmd == "RCPT":
 			tp.PrintfLine("%s", rcptReply)
-		case "QUIT":
+		case cmd == "DATA" && data != nil:
+			tp.PrintfLine("354 go on")
+			var raw []byte
+			for !bytes.HasSuffix(raw, []byte("\r\n.\r\n")) {
+				b, err := tp.R.ReadByte()
+				if err != nil {
+					return
+				}
+				raw = append(raw, b)
+			}
+			data <- raw[:len(raw)-3]
+			tp.PrintfLine("250 2.0.0 ok")
+		case cmd == "QUIT":
 			tp.PrintfLine("221 bye")
 			return
 		default:

@@ -16,20 +16,25 @@ import (
 	"github.com/thingpost/thingpost/homenode/smtpd"
 )
 
+// implicitTLS serves with ServeTLS (testutil.Serve calls Serve).
+type implicitTLS struct{ *smtpd.Server }
+
+func (s implicitTLS) Serve(l net.Listener) error { return s.ServeTLS(l) }
+
 func TestSmarthost(t *testing.T) {
 	cert := testutil.SelfSignedTLS(t)
 	tlsCfg, pool := cert.ServerConfig(), cert.Pool()
 	for _, tc := range []struct {
 		name     string
 		mode     TLSMode
-		wrap     func(net.Listener) net.Listener
+		implicit bool
 		pass     string
 		wantSent bool
 	}{
-		{"starttls", StartTLS, nil, "pw-alice@home.test", true},
-		{"default mode is starttls", "", nil, "pw-alice@home.test", true},
-		{"implicit", ImplicitTLS, func(l net.Listener) net.Listener { return tls.NewListener(l, tlsCfg) }, "pw-alice@home.test", true},
-		{"wrong password", StartTLS, nil, "wrong", false},
+		{"starttls", StartTLS, false, "pw-alice@home.test", true},
+		{"default mode is starttls", "", false, "pw-alice@home.test", true},
+		{"implicit", ImplicitTLS, true, "pw-alice@home.test", true},
+		{"wrong password", StartTLS, false, "wrong", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			home := newStore(t, "alice@home.test")
@@ -38,7 +43,11 @@ func TestSmarthost(t *testing.T) {
 			sub := smtpd.NewSubmission(provider, accounts.NewAuthenticator(provider, slog.New(slog.DiscardHandler)), smtpd.SubmissionOptions{
 				Hostname: "smtp.provider.test", Domains: []string{"remote.test"}, TLSConfig: tlsCfg, Queue: provider, Logger: slog.New(slog.DiscardHandler),
 			})
-			addr := testutil.Serve(t, sub, tc.wrap)
+			var served testutil.Server = sub
+			if tc.implicit {
+				served = implicitTLS{sub}
+			}
+			addr := testutil.Serve(t, served, nil)
 			q := New(home, Options{
 				Hostname:  "mail.home.test",
 				Smarthost: &Smarthost{Addr: addr, User: "alice@home.test", Pass: tc.pass, TLS: tc.mode, TLSConfig: &tls.Config{RootCAs: pool}},

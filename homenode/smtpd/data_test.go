@@ -2,54 +2,11 @@ package smtpd
 
 import (
 	"bytes"
-	"errors"
-	"io"
-	"math/rand/v2"
 	"testing"
-	"testing/iotest"
 )
 
-func TestReadData(t *testing.T) {
-	for _, size := range []int{0, 1, 4<<10 - 1, 4 << 10, 4<<10 + 1, 12<<10 + 3, 3<<20 + 17} {
-		want := make([]byte, size)
-		rnd := rand.New(rand.NewPCG(uint64(size), 0))
-		for i := range want {
-			want[i] = byte(rnd.Uint32())
-		}
-		// One byte per Read, too, as a slow client delivers it.
-		for name, r := range map[string]io.Reader{"whole": bytes.NewReader(want), "byte by byte": iotest.OneByteReader(bytes.NewReader(want))} {
-			if size > 64<<10 && name != "whole" {
-				continue
-			}
-			m, err := readData(r)
-			if err != nil {
-				t.Fatalf("%d bytes, %s: %v", size, name, err)
-			}
-			if !bytes.Equal(m.bytes(), want) {
-				t.Fatalf("%d bytes, %s: read back %d different bytes", size, name, len(m.bytes()))
-			}
-			if m.start != headroom {
-				t.Fatalf("%d bytes, %s: room in front %d, want %d", size, name, m.start, headroom)
-			}
-		}
-	}
-}
-
-func TestReadDataError(t *testing.T) {
-	boom := errors.New("boom")
-	for _, n := range []int{10, 100 << 10} {
-		r := io.MultiReader(bytes.NewReader(make([]byte, n)), iotest.ErrReader(boom))
-		if _, err := readData(r); !errors.Is(err, boom) {
-			t.Errorf("after %d bytes: error %v, want %v", n, err, boom)
-		}
-	}
-}
-
 func TestPrepend(t *testing.T) {
-	m, err := readData(bytes.NewReader([]byte("Subject: x\r\n\r\nbody\r\n")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := &dataMsg{buf: append(make([]byte, headroom), "Subject: x\r\n\r\nbody\r\n"...), start: headroom}
 	m.prepend([]byte("Received: a\r\n"))
 	before := m.bytes()
 	m.prepend([]byte("Return-Path: <a@b>\r\n"))

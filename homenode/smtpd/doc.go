@@ -15,11 +15,25 @@
 // at once (store.Deliver); other domains go into the outbound queue
 // (Enqueuer); the 250 comes only after both are durable.
 //
+// What one client may take (issue 15): DATA goes into a spool.Spool as it
+// arrives, so a stalled transfer costs a file on disk, not memory (452
+// 4.3.1 when the spool is full, 552 5.3.4 over the size); a transfer must
+// keep up a minimum rate after its first minute; a connection is closed
+// after five minutes without an accepted message, however many NOOPs it
+// sends, and after an hour in any case. The MX counts recipients per client
+// (IPv4 address, IPv6 /64) and per envelope sender at that client (451
+// 4.7.1 over either), refuses an envelope or header From in its own domains
+// (550 5.7.1: those come through submission) and a header with a bare CR
+// or NUL. Submission refuses a display name or Sender that shows another
+// address and a bare CR anywhere (550). Connection caps belong to the
+// listener: wrap it with connlimit.
+//
 // API:
 //
 //	NewMX(store Store, opts MXOptions) *Server
 //	NewSubmission(store Store, auth Authenticator, opts SubmissionOptions) *Server
-//	(*Server).Serve(l net.Listener) error        // nil after Shutdown/Close; tls.NewListener for implicit TLS
+//	(*Server).Serve(l net.Listener) error        // nil after Shutdown/Close
+//	(*Server).ServeTLS(l net.Listener) error     // implicit TLS (port 465) on the plain listener l
 //	(*Server).Shutdown(ctx context.Context) error // in-flight transactions finish, new MAIL gets 421
 //	(*Server).Close() error
 //

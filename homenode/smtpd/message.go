@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net"
 	"net/mail"
+	"regexp"
 	"strings"
 	"time"
 
@@ -84,42 +85,6 @@ func (m *dataMsg) prepend(lines []byte) {
 	copy(m.buf[m.start:], lines)
 }
 
-// readData reads a whole message. A message up to 4 KiB goes straight into
-// its buffer; a larger one is read in chunks that double up to 64 KiB and is
-// copied once into a buffer of its exact size. So a message is held at most
-// about twice (plus a chunk) while it is read, where growing one buffer
-// holds up to three times and keeps up to twice.
-func readData(r io.Reader) (*dataMsg, error) {
-	first := make([]byte, headroom+4<<10)
-	n, err := io.ReadFull(r, first[headroom:])
-	if err != nil {
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return &dataMsg{buf: first[:headroom+n], start: headroom}, nil
-		}
-		return nil, err
-	}
-	chunks := [][]byte{first[headroom:]}
-	size := n
-	for next := 8 << 10; ; next = min(2*next, 64<<10) {
-		c := make([]byte, next)
-		n, err := io.ReadFull(r, c)
-		chunks = append(chunks, c[:n])
-		size += n
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
-	m := &dataMsg{buf: make([]byte, headroom+size), start: headroom}
-	off := headroom
-	for _, c := range chunks {
-		off += copy(m.buf[off:], c)
-	}
-	return m, nil
-}
-
 // field is one unfolded header field.
 type field struct{ name, value string }
 
@@ -177,39 +142,104 @@ var addrParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
 	CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil },
 }}
 
-// checkHeaderFrom makes sure the message has exactly one From field and that
-// every address in it is user's.
+// addrInText finds address-like words: in a display name (`"bob@home.test"
+// <mallory@home.test>` shows bob to most readers) or in a From value that
+// does not parse.
+var addrInText = regexp.MustCompile(`[^\s"'<>()\[\],;:]+@[^\s"'<>()\[\],;:]+`)
+
+// checkHeaderFrom makes sure the message has exactly one From field, at
+// most one Sender field, and that every address in them, and every address
+// their display names show, is user's.
 func checkHeaderFrom(raw []byte, user string) error {
 	fields, bad := headerFields(raw)
 	if bad {
 		return errors.New("malformed header: bare CR or NUL")
 	}
-	var from []string
+	var from, sender []string
 	for _, f := range fields {
-		if strings.EqualFold(f.name, "From") {
+		switch {
+		case strings.EqualFold(f.name, "From"):
 			from = append(from, f.value)
+		case strings.EqualFold(f.name, "Sender"):
+			sender = append(sender, f.value)
 		}
 	}
-	switch len(from) {
-	case 0:
+	switch {
+	case len(from) == 0:
 		return errors.New("message has no From header")
-	case 1:
-	default:
+	case len(from) > 1:
 		return errors.New("message has more than one From header")
+	case len(sender) > 1:
+		return errors.New("message has more than one Sender header")
 	}
-	list, err := addrParser.ParseList(from[0])
+	if err := checkOwnAddrs("From", from[0], user); err != nil {
+		return err
+	}
+	if len(sender) == 1 {
+		return checkOwnAddrs("Sender", sender[0], user)
+	}
+	return nil
+}
+
+func checkOwnAddrs(field, value, user string) error {
+	list, err := addrParser.ParseList(value)
 	if err != nil {
-		return fmt.Errorf("unreadable From header: %v", err)
+		return fmt.Errorf("unreadable %s header: %v", field, err)
 	}
 	if len(list) == 0 {
-		return errors.New("the From header names no address")
+		return fmt.Errorf("the %s header names no address", field)
 	}
 	for _, a := range list {
 		if !strings.EqualFold(a.Address, user) {
-			return fmt.Errorf("the From address <%s> is not yours: you are logged in as <%s>", a.Address, user)
+			return fmt.Errorf("the %s address <%s> is not yours: you are logged in as <%s>", field, a.Address, user)
+		}
+		for _, shown := range addrInText.FindAllString(a.Name, -1) {
+			if !strings.EqualFold(shown, user) {
+				return fmt.Errorf("the %s display name %q shows an address that is not yours, <%s>", field, a.Name, user)
+			}
 		}
 	}
 	return nil
+}
+
+// localFrom returns an address in a local domain that the From field
+// shows, or "". A From that does not parse is searched as text: a mail
+// reader may still show an address from it.
+func localFrom(fields []field, isLocal func(domain string) bool) string {
+	for _, f := range fields {
+		if !strings.EqualFold(f.name, "From") {
+			continue
+		}
+		var addrs []string
+		if list, err := addrParser.ParseList(f.value); err == nil {
+			for _, a := range list {
+				addrs = append(addrs, a.Address)
+			}
+		} else {
+			addrs = addrInText.FindAllString(f.value, -1)
+		}
+		for _, a := range addrs {
+			if _, domain, err := splitAddr(strings.TrimRight(a, ".")); err == nil && isLocal(domain) {
+				return a
+			}
+		}
+	}
+	return ""
+}
+
+// hasBareCR reports a CR not followed by LF: a server down the line may
+// take it for a line end, and "\r.\r\n" for the end of the data.
+func hasBareCR(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\r')
+		if i < 0 {
+			return false
+		}
+		if i+1 == len(b) || b[i+1] != '\n' {
+			return true
+		}
+		b = b[i+2:]
+	}
 }
 
 func writeReturnPath(b *bytes.Buffer, from string) {

@@ -3,6 +3,8 @@ package smtpd
 import (
 	"crypto/tls"
 	"log/slog"
+
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // MXOptions configure the inbound MX role.
@@ -16,21 +18,24 @@ type MXOptions struct {
 	MaxSize int64
 	// MaxRecipients per message (default DefaultMaxRecipients).
 	MaxRecipients int
-	// MaxConnections at once (default DefaultMaxConnections).
-	MaxConnections int
 	// TLSConfig, when set, offers STARTTLS to sending servers.
 	TLSConfig *tls.Config
+	// Spool holds message bodies while they are received; nil gives the
+	// server a spool of its own in the system's temporary directory with
+	// DefaultSpoolDisk and DefaultSpoolMemory.
+	Spool *spool.Spool
+	// Rate limits the mail one client and one sender at one client send.
+	Rate RateLimits
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
 
 // SubmissionOptions configure the submission role.
 type SubmissionOptions struct {
-	Hostname       string
-	Domains        []string
-	MaxSize        int64
-	MaxRecipients  int
-	MaxConnections int
+	Hostname      string
+	Domains       []string
+	MaxSize       int64
+	MaxRecipients int
 	// TLSConfig offers STARTTLS; for implicit TLS the caller wraps the
 	// listener with tls.NewListener.
 	TLSConfig *tls.Config
@@ -38,24 +43,32 @@ type SubmissionOptions struct {
 	// listener that is not on a loopback address.
 	AllowInsecureAuth bool
 	// Queue takes mail for other domains; nil refuses such recipients.
-	Queue  Enqueuer
+	Queue Enqueuer
+	// Spool as in MXOptions.
+	Spool  *spool.Spool
 	Logger *slog.Logger
 }
 
-// NewMX returns the inbound MX server.
+// NewMX returns the inbound MX server. Bad rate limits or a spool that
+// cannot be made are reported by Serve.
 func NewMX(store Store, opts MXOptions) *Server {
-	return newServer(store, "mx", common{
+	s := newServer(store, "mx", common{
 		hostname: opts.Hostname, domains: opts.Domains, maxSize: opts.MaxSize,
-		maxRecipients: opts.MaxRecipients, maxConnections: opts.MaxConnections,
+		maxRecipients: opts.MaxRecipients, spool: opts.Spool,
 		tlsConfig: opts.TLSConfig, log: opts.Logger,
 	})
+	var err error
+	if s.rate, err = newRateLimiter(opts.Rate); err != nil && s.initErr == nil {
+		s.initErr = err
+	}
+	return s
 }
 
 // NewSubmission returns the submission server.
 func NewSubmission(store Store, auth Authenticator, opts SubmissionOptions) *Server {
 	s := newServer(store, "submission", common{
 		hostname: opts.Hostname, domains: opts.Domains, maxSize: opts.MaxSize,
-		maxRecipients: opts.MaxRecipients, maxConnections: opts.MaxConnections,
+		maxRecipients: opts.MaxRecipients, spool: opts.Spool,
 		tlsConfig: opts.TLSConfig, log: opts.Logger,
 	})
 	s.submission = true

@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -38,17 +41,16 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, from string, rcpts []string, raw []byte) (uint64, error)
 }
 
-// Defaults for zero option values.
+// Defaults for zero option values. The spool ones are the budgets of the
+// spool a server makes for itself when it is given none.
 const (
-	DefaultMaxSize        = 32 << 20
-	DefaultMaxRecipients  = 100
-	DefaultMaxConnections = 100
+	DefaultMaxSize       = 32 << 20
+	DefaultMaxRecipients = 100
+	DefaultSpoolDisk     = 8 * DefaultMaxSize
+	DefaultSpoolMemory   = 2 * DefaultMaxSize
 )
 
 const (
-	// readTimeout covers an idle command wait and a whole DATA transfer
-	// (go-smtp sets it once before the DATA line): 32 MiB over a slow uplink.
-	readTimeout  = 10 * time.Minute
 	writeTimeout = time.Minute
 	// storeTimeout bounds one store operation for one SMTP command.
 	storeTimeout = 2 * time.Minute
@@ -64,8 +66,12 @@ type Server struct {
 	log      *slog.Logger
 	hostname string
 	domains  map[string]bool
-	maxConns int
+	maxSize  int64
 	role     string // "mx" or "submission"
+	spool    *spool.Spool
+	timeouts timeouts
+	rate     *rateLimiter // MX only
+	initErr  error        // returned by Serve
 
 	submission bool
 	auth       Authenticator // submission only
@@ -79,13 +85,13 @@ type Server struct {
 }
 
 type common struct {
-	hostname       string
-	domains        []string
-	maxSize        int64
-	maxRecipients  int
-	maxConnections int
-	tlsConfig      *tls.Config
-	log            *slog.Logger
+	hostname      string
+	domains       []string
+	maxSize       int64
+	maxRecipients int
+	spool         *spool.Spool
+	tlsConfig     *tls.Config
+	log           *slog.Logger
 }
 
 func newServer(store Store, role string, c common) *Server {
@@ -98,17 +104,20 @@ func newServer(store Store, role string, c common) *Server {
 	if c.maxRecipients <= 0 {
 		c.maxRecipients = DefaultMaxRecipients
 	}
-	if c.maxConnections <= 0 {
-		c.maxConnections = DefaultMaxConnections
-	}
 	s := &Server{
 		store:    store,
 		log:      c.log.With("role", role),
 		domains:  make(map[string]bool),
-		maxConns: c.maxConnections,
+		maxSize:  c.maxSize,
 		role:     role,
+		spool:    c.spool,
+		timeouts: defaultTimeouts(),
 		sessions: make(map[*session]struct{}),
 		idle:     make(chan struct{}, 1),
+	}
+	if s.spool == nil {
+		// Bodies are unlinked at once: nothing is left in the directory.
+		s.spool, s.initErr = spool.New(os.TempDir(), spool.Limits{Disk: DefaultSpoolDisk, Memory: DefaultSpoolMemory})
 	}
 	for _, d := range c.domains {
 		s.domains[strings.ToLower(strings.TrimSuffix(d, "."))] = true
@@ -124,7 +133,7 @@ func newServer(store Store, role string, c common) *Server {
 	srv.Domain = s.hostname
 	srv.MaxMessageBytes = c.maxSize
 	srv.MaxRecipients = c.maxRecipients
-	srv.ReadTimeout = readTimeout
+	srv.ReadTimeout = s.timeouts.command
 	srv.WriteTimeout = writeTimeout
 	srv.TLSConfig = c.tlsConfig
 	srv.ErrorLog = errorLog{s.log}
@@ -133,15 +142,29 @@ func newServer(store Store, role string, c common) *Server {
 }
 
 // Serve accepts connections on l until Shutdown or Close; it then returns
-// nil. For implicit TLS pass a tls.NewListener.
+// nil. Each connection is held to the server's idle, lifetime and transfer
+// limits; caps on connections belong to l (connlimit.Listen).
 func (s *Server) Serve(l net.Listener) error {
+	return s.serve(l, limitedListener{Listener: l, t: &s.timeouts})
+}
+
+// ServeTLS is Serve for implicit TLS (port 465) with the TLSConfig of the
+// options: the limits sit below TLS, so l is the plain listener.
+func (s *Server) ServeTLS(l net.Listener) error {
+	return s.serve(l, tls.NewListener(limitedListener{Listener: l, t: &s.timeouts}, s.srv.TLSConfig))
+}
+
+func (s *Server) serve(raw, l net.Listener) error {
 	s.mu.Lock()
-	if s.closing {
+	if s.closing || s.initErr != nil {
 		s.mu.Unlock()
 		l.Close()
+		if s.initErr != nil {
+			return fmt.Errorf("smtpd %s: %w", s.role, s.initErr)
+		}
 		return ErrServerClosed
 	}
-	if s.srv.AllowInsecureAuth && !isLoopback(l.Addr()) {
+	if s.srv.AllowInsecureAuth && !isLoopback(raw.Addr()) {
 		s.mu.Unlock()
 		l.Close()
 		return fmt.Errorf("smtpd %s: refusing to allow AUTH without TLS on %s: not a loopback address", s.role, l.Addr())
@@ -219,16 +242,12 @@ func (s *Server) busy() bool {
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	_, isTLS := c.TLSConnectionState()
-	sess := &session{srv: s, remote: c.Conn().RemoteAddr(), helo: c.Hostname(), tls: isTLS}
+	sess := &session{srv: s, conn: limitsOf(c.Conn()), remote: c.Conn().RemoteAddr(), helo: c.Hostname(), tls: isTLS}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
 		s.log.Info("connection refused", "client", sess.remote.String(), "reason", "shutting down")
 		return nil, errShuttingDown
-	}
-	if len(s.sessions) >= s.maxConns {
-		s.log.Warn("connection refused", "client", sess.remote.String(), "reason", "too many connections")
-		return nil, errTooManyConns
 	}
 	s.sessions[sess] = struct{}{}
 	return sess, nil

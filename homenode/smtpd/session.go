@@ -7,24 +7,29 @@ import (
 	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/thingpost/thingpost/homenode/accounts"
+	"github.com/thingpost/thingpost/homenode/spool"
 )
 
 // Replies. go-smtp writes an *smtp.SMTPError as is (it does not unwrap), so
 // these are returned unwrapped.
 var (
 	errShuttingDown  = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Server shutting down, try again later"}
-	errTooManyConns  = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many connections, try again later"}
 	errAuthRequired  = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
 	errAuthFailed    = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication failed: wrong user or password"}
 	errAuthTemporary = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure, try again later"}
 	errStoreFailed   = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Could not store the message, try again later"}
 	errRateLimited   = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins from your address, try again later"}
 	errTooManyHops   = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many Received headers: mail loop"}
+	errRateExceeded  = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too much mail from your address, try again later"}
+	errNoStorage     = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "Insufficient system storage, try again later"}
+	errTooSlow       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "Data transfer too slow, closing connection"}
+	errBareCR        = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Message refused: bare CR, lines must end in CRLF"}
 )
 
 func replyf(code int, enh smtp.EnhancedCode, format string, args ...any) *smtp.SMTPError {
@@ -34,6 +39,7 @@ func replyf(code int, enh smtp.EnhancedCode, format string, args ...any) *smtp.S
 // session is one SMTP connection (until STARTTLS, which starts a new one).
 type session struct {
 	srv    *Server
+	conn   *limitedConn // nil only when served without Serve
 	remote net.Addr
 	helo   string
 	tls    bool
@@ -154,6 +160,9 @@ func (sess *session) Mail(from string, _ *smtp.MailOptions) error {
 			sess.refuse("sender refused", from, "not the account's address")
 			return replyf(553, smtp.EnhancedCode{5, 7, 1}, "Sender <%s> is not yours: you are logged in as <%s>", from, sess.user)
 		}
+	} else if _, domain, err := splitAddr(from); err == nil && sess.srv.isLocalDomain(domain) {
+		sess.refuse("sender refused", from, "local sender from outside")
+		return errLocalSender(from)
 	}
 	if from != "" {
 		norm, err := normAddr(from)
@@ -180,6 +189,12 @@ func (sess *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	to = norm
 	_, domain, _ := splitAddr(to)
 	s := sess.srv
+	if s.rate != nil {
+		if why := s.rate.allow(sess.remote, sess.from); why != "" {
+			sess.refuse("recipient refused", to, why)
+			return errRateExceeded
+		}
+	}
 	if !s.isLocalDomain(domain) {
 		switch {
 		case !s.submission:
@@ -225,31 +240,91 @@ func (sess *session) refuse(what, addr, reason string) {
 	sess.srv.log.Info(what, args...)
 }
 
-// Data implements smtp.Session. The 250 go-smtp sends when Data returns nil
+// Data implements smtp.Session. The body goes to the spool as it comes
+// (a stalled client costs a file, not memory) and is loaded back within
+// the spool's memory budget. The 250 go-smtp sends when Data returns nil
 // comes only after the store (and the queue) have the message on disk.
 func (sess *session) Data(r io.Reader) error {
-	msg, err := readData(r)
+	s := sess.srv
+	tr := sess.conn.transfer(r)
+	body, err := s.spool.Receive(tr, s.maxSize)
 	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			sess.refuse("message refused", sess.from, se.Message)
-			return se // 552 for too large
-		}
-		return err
+		return sess.dataError(tr, err)
 	}
+	defer body.Close()
+	ctx, cancel := storeCtx()
+	defer cancel()
+	buf, release, err := body.Load(ctx, headroom)
+	if err != nil {
+		s.log.Error("message not loaded", "client", sess.client(), "from", sess.from, "err", err)
+		return errStoreFailed
+	}
+	defer release()
+	msg := &dataMsg{buf: buf, start: headroom}
 	if countReceived(msg.bytes()) > maxHops {
 		sess.refuse("message refused", sess.from, "mail loop")
 		return errTooManyHops
 	}
-	if sess.srv.submission {
-		return sess.submit(msg)
+	if s.submission {
+		err = sess.submit(msg)
+	} else {
+		err = sess.deliverInbound(msg)
 	}
-	return sess.deliverInbound(msg)
+	if err == nil {
+		sess.conn.made()
+	}
+	return err
+}
+
+// dataError answers a body that was not received whole. The rest of a
+// refused body is read through r, under the transfer deadline, so that
+// the client hears the answer.
+func (sess *session) dataError(r io.Reader, err error) error {
+	var ne net.Error
+	var se *smtp.SMTPError
+	switch {
+	case errors.Is(err, spool.ErrTooLarge), errors.As(err, &se) && se.Code == 552:
+		sess.refuse("message refused", sess.from, "too large")
+		_, _ = io.Copy(io.Discard, r)
+		return replyf(552, smtp.EnhancedCode{5, 3, 4}, "Message too large: the limit is %d bytes", sess.srv.maxSize)
+	case errors.Is(err, spool.ErrFull):
+		sess.srv.log.Warn("message refused", "client", sess.client(), "from", sess.from, "reason", "spool full", "err", err)
+		_, _ = io.Copy(io.Discard, r)
+		return errNoStorage
+	case errors.As(err, &ne) && ne.Timeout():
+		sess.refuse("message refused", sess.from, "transfer too slow")
+		sess.conn.expire()
+		return errTooSlow
+	}
+	return err
+}
+
+// storeError is the answer to a failed store or queue write; a full disk
+// is 452 so that the client retries rather than bounces.
+func storeError(err error) *smtp.SMTPError {
+	if errors.Is(err, syscall.ENOSPC) {
+		return errNoStorage
+	}
+	return errStoreFailed
+}
+
+func errLocalSender(addr string) *smtp.SMTPError {
+	return replyf(550, smtp.EnhancedCode{5, 7, 1}, "Sender <%s> is an address of this server: its mail comes through submission, with a login", addr)
 }
 
 // deliverInbound is the MX role: every recipient is local.
 func (sess *session) deliverInbound(msg *dataMsg) error {
 	s := sess.srv
+	fields, bad := headerFields(msg.bytes())
+	if bad {
+		// Readers disagree on where such a header's fields begin.
+		sess.refuse("message refused", sess.from, "bare CR or NUL in the header")
+		return errBareCR
+	}
+	if addr := localFrom(fields, s.isLocalDomain); addr != "" {
+		sess.refuse("message refused", sess.from, "local From from outside")
+		return errLocalSender(addr)
+	}
 	id := newID()
 	proto := "ESMTP"
 	if sess.tls {
@@ -265,7 +340,7 @@ func (sess *session) deliverInbound(msg *dataMsg) error {
 	defer cancel()
 	if err := s.store.Deliver(ctx, sess.rcpts, msg.bytes()); err != nil {
 		s.log.Error("delivery failed", "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "err", err)
-		return errStoreFailed
+		return storeError(err)
 	}
 	s.log.Info("delivered", "id", id, "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "size", len(msg.bytes()))
 	return nil
@@ -276,6 +351,10 @@ func (sess *session) deliverInbound(msg *dataMsg) error {
 func (sess *session) submit(msg *dataMsg) error {
 	s := sess.srv
 	raw := msg.bytes()
+	if hasBareCR(raw) {
+		sess.refuse("message refused", sess.from, "bare CR")
+		return errBareCR
+	}
 	if err := checkHeaderFrom(raw, sess.user); err != nil {
 		sess.refuse("message refused", sess.from, err.Error())
 		return replyf(550, smtp.EnhancedCode{5, 7, 1}, "%v", err)
@@ -313,7 +392,7 @@ func (sess *session) submit(msg *dataMsg) error {
 		msg.prepend(b.Bytes())
 		if err := s.store.Deliver(ctx, local, msg.bytes()); err != nil {
 			s.log.Error("delivery failed", "user", sess.user, "rcpts", local, "err", err)
-			return errStoreFailed
+			return storeError(err)
 		}
 	}
 	var qid uint64
@@ -321,7 +400,7 @@ func (sess *session) submit(msg *dataMsg) error {
 		var err error
 		if qid, err = s.queue.Enqueue(ctx, sess.from, remote, outbound); err != nil {
 			s.log.Error("enqueue failed", "user", sess.user, "rcpts", remote, "err", err)
-			return errStoreFailed
+			return storeError(err)
 		}
 	}
 	args := []any{"id", id, "client", sess.client(), "user", sess.user, "from", sess.from, "size", len(outbound)}

@@ -2,7 +2,6 @@ package smtpd
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"net"
@@ -27,7 +26,14 @@ type submissionEnv struct {
 	addr string
 }
 
-func newSubmission(t testing.TB, opts SubmissionOptions, wrap func(net.Listener) net.Listener) *submissionEnv {
+// implicitTLS serves with ServeTLS (testutil.Serve calls Serve).
+type implicitTLS struct{ *Server }
+
+func (s implicitTLS) Serve(l net.Listener) error { return s.ServeTLS(l) }
+
+// newSubmission serves a submission server with opts, with implicit TLS
+// when implicit is set.
+func newSubmission(t testing.TB, opts SubmissionOptions, implicit bool) *submissionEnv {
 	t.Helper()
 	st := testutil.OpenStore(t)
 	addUser(t, st, "alice@home.test", "pw-alice")
@@ -40,7 +46,11 @@ func newSubmission(t testing.TB, opts SubmissionOptions, wrap func(net.Listener)
 	}
 	opts.Queue = st
 	srv := NewSubmission(st, accounts.NewAuthenticator(st, opts.Logger), opts)
-	return &submissionEnv{st: st, logs: logs, srv: srv, addr: testutil.Serve(t, srv, wrap)}
+	var served testutil.Server = srv
+	if implicit {
+		served = implicitTLS{srv}
+	}
+	return &submissionEnv{st: st, logs: logs, srv: srv, addr: testutil.Serve(t, served, nil)}
 }
 
 func (e *submissionEnv) login(t testing.TB, user, pass string) *smtp.Client {
@@ -53,7 +63,7 @@ func (e *submissionEnv) login(t testing.TB, user, pass string) *smtp.Client {
 }
 
 func TestSubmissionAuth(t *testing.T) {
-	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, false)
 	msg := message("alice@home.test", "bob@home.test", "a", "x")
 
 	c := dial(t, e.addr)
@@ -119,7 +129,7 @@ func TestSubmissionAuth(t *testing.T) {
 }
 
 func TestSubmissionRateLimit(t *testing.T) {
-	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, false)
 	for i := range 5 {
 		c := dial(t, e.addr)
 		if err := c.Auth(sasl.NewPlainClient("", "alice@home.test", "guess")); code(err) != 535 {
@@ -134,7 +144,7 @@ func TestSubmissionRateLimit(t *testing.T) {
 }
 
 func TestSubmissionSender(t *testing.T) {
-	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, false)
 	c := e.login(t, "alice@home.test", "pw-alice")
 	for _, tc := range []struct {
 		name, envFrom, msg string
@@ -168,7 +178,7 @@ func TestSubmissionSender(t *testing.T) {
 }
 
 func TestSubmissionDelivery(t *testing.T) {
-	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, nil)
+	e := newSubmission(t, SubmissionOptions{AllowInsecureAuth: true}, false)
 	ctx := context.Background()
 	c := e.login(t, "alice@home.test", "pw-alice")
 
@@ -233,7 +243,7 @@ func TestSubmissionTLS(t *testing.T) {
 	cfg := testutil.SelfSignedTLS(t, "mx.home.test").ServerConfig()
 
 	t.Run("STARTTLS", func(t *testing.T) {
-		e := newSubmission(t, SubmissionOptions{TLSConfig: cfg}, nil)
+		e := newSubmission(t, SubmissionOptions{TLSConfig: cfg}, false)
 		plain := dial(t, e.addr)
 		if ok, _ := plain.Extension("AUTH"); ok {
 			t.Fatal("AUTH advertised before TLS")
@@ -258,7 +268,7 @@ func TestSubmissionTLS(t *testing.T) {
 	})
 
 	t.Run("implicit TLS", func(t *testing.T) {
-		e := newSubmission(t, SubmissionOptions{}, func(l net.Listener) net.Listener { return tls.NewListener(l, cfg) })
+		e := newSubmission(t, SubmissionOptions{TLSConfig: cfg}, true)
 		c, err := smtp.DialTLS(e.addr, clientTLS())
 		if err != nil {
 			t.Fatal(err)
