@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,24 +11,6 @@ import (
 	"github.com/thingpost/thingpost/wire"
 )
 
-// clock is a settable clock for the app under test.
-type clock struct {
-	mu  sync.Mutex
-	off time.Duration
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
-}
-
 // TestOldReplayRefused: a genuine reply and event, signed by the lamp and
 // shown once, come again from the server long after (more than the 60 days
 // the app remembers Message-IDs, and after fresh mail from the lamp). They
@@ -37,9 +18,9 @@ func (c *clock) advance(d time.Duration) {
 func TestOldReplayRefused(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	clk := &clock{}
+	clk := &testutil.Clock{}
 	logs := &testutil.SyncBuffer{}
-	d, alice, lamp := ownerOfLight(t, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: clk.now})
+	d, alice, lamp := ownerOfLight(t, app.Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Now: clk.Now})
 	// The lamp forgets Alice: only what the test seals with its key comes.
 	if err := alice.Revoke(ctx, lamp.ID, d.Person.Address); err != nil {
 		t.Fatal(err)
@@ -47,14 +28,14 @@ func TestOldReplayRefused(t *testing.T) {
 	lampID := d.Thing("light").Agent.Identity()
 	mx := d.Home.SMTPAddr()
 	event := func(text string) wire.Message {
-		return wire.Message{Version: wire.Version, Event: &wire.Event{Kind: "door-opened", Time: clk.now(), Text: text}}
+		return wire.Message{Version: wire.Version, Event: &wire.Event{Kind: "door-opened", Time: clk.Now(), Text: text}}
 	}
 	c, err := alice.Send(ctx, lamp.ID, "on", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reply := sealAt(t, lampID, alice, lampIsOn, c.ID, clk.now())
-	old := sealAt(t, lampID, alice, event("The door opened."), "", clk.now())
+	reply := sealAt(t, lampID, alice, lampIsOn, c.ID, clk.Now())
+	old := sealAt(t, lampID, alice, event("The door opened."), "", clk.Now())
 	deliver(t, mx, lamp.Addr, d.Person.Address, reply)
 	deliver(t, mx, lamp.Addr, d.Person.Address, old)
 	if got, err := alice.Wait(ctx, c.ID); err != nil || got.Status != app.StatusAnswered {
@@ -62,10 +43,10 @@ func TestOldReplayRefused(t *testing.T) {
 	}
 	waitEntries(t, alice, lamp.ID, "The door opened.", 1)
 
-	clk.advance(61 * 24 * time.Hour)
+	clk.Advance(61 * 24 * time.Hour)
 	// Fresh mail from the lamp is shown (and lets the app forget old
 	// Message-IDs).
-	deliver(t, mx, lamp.Addr, d.Person.Address, sealAt(t, lampID, alice, event("The door closed."), "", clk.now()))
+	deliver(t, mx, lamp.Addr, d.Person.Address, sealAt(t, lampID, alice, event("The door closed."), "", clk.Now()))
 	waitEntries(t, alice, lamp.ID, "The door closed.", 1)
 
 	deliver(t, mx, lamp.Addr, d.Person.Address, reply)
@@ -84,29 +65,10 @@ func TestOldReplayRefused(t *testing.T) {
 // empty: the app has handled (and deleted) everything delivered.
 func waitInboxEmpty(t *testing.T, d *demo.Demo) {
 	t.Helper()
-	ctx := testCtx(t)
-	st := d.Home.Node().Store()
 	deadline := time.Now().Add(20 * time.Second)
-	for {
-		boxes, err := st.Mailboxes(ctx, d.Person.Address)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for _, b := range boxes {
-			if b.Name == "INBOX" {
-				msgs, err := st.Messages(ctx, d.Person.Address, b.ID, nil)
-				if err != nil {
-					t.Fatal(err)
-				}
-				n = len(msgs)
-			}
-		}
-		if n == 0 {
-			return
-		}
+	for len(testutil.Inbox(t, d.Home.Node().Store(), d.Person.Address)) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d messages left in the INBOX", n)
+			t.Fatal("the app left mail in the INBOX")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
