@@ -92,21 +92,7 @@ func (r *recorder) waitLog(t testing.TB, want ...string) string {
 // quarantined counts the messages in the thing's quarantine folder.
 func quarantined(t testing.TB, h *home) int {
 	t.Helper()
-	st := h.node.Node().Store()
-	boxes, err := st.Mailboxes(h.ctx, h.acct.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range boxes {
-		if b.Name == "Quarantine" {
-			msgs, err := st.Messages(h.ctx, h.acct.Address, b.ID, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return len(msgs)
-		}
-	}
-	return 0
+	return len(quarantineDates(t, h))
 }
 
 // waitQuarantined waits until the quarantine holds want messages.
