@@ -2,6 +2,7 @@ package transport
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -114,9 +115,18 @@ func (s *session) retainAll() (reselect bool, err error) {
 			continue
 		}
 		reselect = true
-		if s.usage[i], err = s.trim(r); err != nil {
+		u, err := s.trim(r)
+		var refused *imap.Error
+		if errors.As(err, &refused) {
+			// The server will not (a folder missing or read-only, say):
+			// mail must keep flowing all the same. The trim is tried again
+			// when the folder is due, in this session or the next.
+			s.w.log.Warn("cannot trim folder; trying again later", "folder", r.Folder, "err", err)
+			u = usage{known: true}
+		} else if err != nil {
 			return true, fmt.Errorf("trim %s: %w", r.Folder, err)
 		}
+		s.usage[i] = u
 	}
 	return reselect, nil
 }

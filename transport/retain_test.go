@@ -158,3 +158,19 @@ func TestWatchRetentionAtLogin(t *testing.T) {
 		}
 	})
 }
+
+// TestWatchRetentionRefused: a trim the server refuses (here: the folder
+// does not exist) is logged and does not hold up the mail.
+func TestWatchRetentionRefused(t *testing.T) {
+	forEachHome(t, func(t *testing.T, k homeKind) {
+		h := k.new(t, SecurityTLS)
+		o := fastOpts(t, nil)
+		o.Retain = []Retention{{Folder: "Missing", MaxMessages: 1}}
+		rec := newRecorder(nil)
+		h.deliver(testMessage(0, "first"))
+		startWatch(t, h.account(), &MemoryState{}, rec.handle, o)
+		rec.await(t, 1, 5*time.Second)
+		h.deliver(testMessage(1, "second"))
+		rec.await(t, 1, 5*time.Second)
+	})
+}
