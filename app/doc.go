@@ -31,7 +31,11 @@
 // thing's key reach the history; replies are matched to commands by
 // In-Reply-To, events by the machine form in the wire header. Anything else
 // is left in the mailbox untouched and logged, never shown as coming from a
-// thing.
+// thing. A verified message is held to a replay window on its signature
+// time, as a thing holds commands (wire.Guard), but 60 days wide, so that
+// an app offline for weeks still gets every reply and event: one signed
+// earlier, or whose Message-ID was seen, is dropped, so a server replaying
+// old mail cannot make it show again.
 //
 // Our role on a thing (Thing.Role, RoleExpires) comes from the machine form
 // of the thing's signed replies: the welcome after pairing lists the

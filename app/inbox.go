@@ -108,7 +108,7 @@ type inbound struct {
 func (a *App) recordFromThing(tx *bbolt.Tx, msg *envelope.Message, wm wire.Message, self string) (inbound, error) {
 	thingID := msg.Signer.Fingerprint().String()
 	now := a.now()
-	if fresh, err := a.firstSeen(tx, msg, thingID, now); err != nil || !fresh {
+	if fresh, err := a.firstSeen(tx, msg, thingID); err != nil || !fresh {
 		return inbound{}, err
 	}
 	th, err := getThing(tx, thingID)
@@ -139,18 +139,40 @@ func (a *App) recordFromThing(tx *bbolt.Tx, msg *envelope.Message, wm wire.Messa
 	return in, nil
 }
 
-// firstSeen records the message's Message-ID; false for one seen before,
-// which is dropped.
-func (a *App) firstSeen(tx *bbolt.Tx, msg *envelope.Message, thingID string, now time.Time) (bool, error) {
-	if msg.MessageID == "" {
+// firstSeen holds a thing's message to the rules of wire.Guard, on its
+// signature time (signed data, unlike an outer Date): one signed more than
+// seenRetention ago, or more than seenSkew ahead, is dropped, as is one
+// whose Message-ID was seen. An id is remembered until its signature time
+// leaves the window, so a server replaying an old reply or event is refused
+// at any later time, not only while the id is remembered. false means the
+// message is dropped.
+func (a *App) firstSeen(tx *bbolt.Tx, msg *envelope.Message, thingID string) (bool, error) {
+	g := wire.Guard{Store: seenTx{tx: tx, seen: a.st.seen}, Window: seenRetention, Skew: seenSkew, Now: a.now}
+	// The record is part of tx, which the caller commits.
+	err := g.Check(context.Background(), msg.MessageID, msg.Signed)
+	switch {
+	case err == nil:
 		return true, nil
-	}
-	err := a.st.seen.RecordTx(tx, msg.MessageID, now, now.Add(-seenRetention))
-	if errors.Is(err, wire.ErrReplayed) {
+	case errors.Is(err, wire.ErrReplayed):
 		a.log.Info("dropped: a thing's message seen before", "thing", thingID, "message_id", msg.MessageID)
-		return false, nil
+	case errors.Is(err, wire.ErrTooOld), errors.Is(err, wire.ErrInFuture), errors.Is(err, wire.ErrNoDate):
+		a.log.Warn("dropped: a thing's message outside the time window", "thing", thingID, "message_id", msg.MessageID, "err", err)
+	case errors.Is(err, wire.ErrNoMessageID), errors.Is(err, wire.ErrBadMessageID):
+		a.log.Warn("dropped: a thing's message without a usable Message-ID", "thing", thingID, "err", err)
+	default:
+		return false, err
 	}
-	return err == nil, err
+	return false, nil
+}
+
+// seenTx records Message-IDs in the caller's write transaction.
+type seenTx struct {
+	tx   *bbolt.Tx
+	seen *wire.BoltSeen
+}
+
+func (s seenTx) Record(_ context.Context, id string, date, pruneBefore time.Time) error {
+	return s.seen.RecordTx(s.tx, id, date, pruneBefore)
 }
 
 // takeReply makes e the entry of a verified reply, settles the command it

@@ -50,6 +50,13 @@ func deliver(t *testing.T, mx, from, to string, raw []byte) {
 // person's app, as a thing writes its replies and events.
 func sealTo(t *testing.T, from *keystore.Identity, a *app.App, wm wire.Message, inReplyTo string) []byte {
 	t.Helper()
+	return sealAt(t, from, a, wm, inReplyTo, time.Time{})
+}
+
+// sealAt is sealTo with the signature and protected Date at date (zero:
+// now).
+func sealAt(t *testing.T, from *keystore.Identity, a *app.App, wm wire.Message, inReplyTo string, date time.Time) []byte {
+	t.Helper()
 	armored, err := a.PublicKey()
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +69,7 @@ func sealTo(t *testing.T, from *keystore.Identity, a *app.App, wm wire.Message, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := envelope.Seal(testCtx(t), &envelope.Draft{From: from, To: []*keystore.PublicKey{to}, InReplyTo: inReplyTo,
+	s, err := envelope.Seal(testCtx(t), &envelope.Draft{From: from, To: []*keystore.PublicKey{to}, InReplyTo: inReplyTo, Date: date,
 		Headers: []envelope.Field{{Name: wire.HeaderName, Value: hv}}, Text: "The lamp is on."})
 	if err != nil {
 		t.Fatal(err)

@@ -36,9 +36,16 @@ var (
 	keyMailbox = []byte("mailbox")
 )
 
-// seenRetention is how long incoming Message-IDs are remembered, so that a
-// message delivered twice is recorded once.
+// seenRetention is how old (by its signature time) a thing's message may be
+// when it comes: an app offline that long still gets every reply and event.
+// Message-IDs are remembered as long, so that a message delivered twice is
+// recorded once, and an older one is dropped unseen (see firstSeen).
 const seenRetention = 60 * 24 * time.Hour
+
+// seenSkew is how far ahead of our clock a thing's message may be signed.
+// More than the things allow their people (wire.DefaultSkew): a thing's
+// clock running ahead costs only the space of remembering its ids longer.
+const seenSkew = time.Hour
 
 // store is the app's bbolt file. Every write transaction is fsynced by
 // bbolt before it returns.

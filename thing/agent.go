@@ -48,6 +48,8 @@ type Config struct {
 	// Quarantine is the folder refused mail is moved to ("" means
 	// DefaultQuarantine).
 	Quarantine string
+	// QuarantineKeep bounds what the quarantine folder keeps.
+	QuarantineKeep QuarantineLimits
 	// InviteTTL is how long an owner's invite code works (0: DefaultInviteTTL).
 	InviteTTL time.Duration
 	// GuestCommands are the device commands guests may send; nil means
@@ -133,6 +135,9 @@ func Open(cfg Config) (*Agent, error) {
 	}
 	if cfg.Burst <= 0 {
 		cfg.Burst = DefaultBurst
+	}
+	if err := cfg.quarantineSetup(); err != nil {
+		return nil, fmt.Errorf("open thing %s: %w", cfg.DataDir, err)
 	}
 	id, err := keystore.LoadUnprotected(cfg.DataDir)
 	if err != nil {
@@ -299,7 +304,7 @@ func (a *Agent) processed() transport.Disposition {
 // is never answered.
 func (a *Agent) quarantine(m transport.Msg, reason string, err error) transport.Disposition {
 	a.log.Warn("quarantined", "uid", m.UID, "reason", reason, "err", err)
-	return transport.Move(a.cfg.Quarantine)
+	return a.aside(m, reason)
 }
 
 // Handle decides about one message from the mailbox. It is the agent's
@@ -340,7 +345,7 @@ func (a *Agent) Handle(ctx context.Context, m transport.Msg) (transport.Disposit
 		// Delta Chat's key updates and encrypted read receipts are
 		// unsigned; so is a forgery. Neither is acted on or answered.
 		a.log.Info("quarantined", "uid", m.UID, "reason", "unsigned", "err", err)
-		return transport.Move(a.cfg.Quarantine), nil
+		return a.aside(m, "unsigned"), nil
 	case err != nil:
 		return a.quarantine(m, "cannot be authenticated", err), nil
 	}

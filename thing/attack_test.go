@@ -99,21 +99,7 @@ func quarantined(t testing.TB, h *home) int {
 // with address addr on h's node.
 func quarantinedAt(t testing.TB, h *home, addr string) int {
 	t.Helper()
-	st := h.node.Node().Store()
-	boxes, err := st.Mailboxes(h.ctx, addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range boxes {
-		if b.Name == "Quarantine" {
-			msgs, err := st.Messages(h.ctx, addr, b.ID, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return len(msgs)
-		}
-	}
-	return 0
+	return len(quarantineDates(t, h, addr))
 }
 
 // waitQuarantined waits until the quarantine holds want messages.

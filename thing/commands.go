@@ -91,7 +91,11 @@ func (a *Agent) agentCommand(p *Person, cmd wire.Command) wire.Reply {
 	switch cmd.Name {
 	case "status":
 		st := a.dev.Status()
-		return wire.Reply{OK: true, Text: st.Text, Command: &cmd, State: st.State}
+		text := st.Text
+		if p.Role == wire.RoleOwner {
+			text += a.quarantineSummary()
+		}
+		return wire.Reply{OK: true, Text: text, Command: &cmd, State: st.State}
 	case "describe":
 		caps := a.dev.Capabilities()
 		caps.Name = a.name()

@@ -2,6 +2,7 @@ package thing
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +41,11 @@ type File struct {
 	GuestCommands []string      `toml:"guest_commands"`
 	RatePerMinute int           `toml:"rate_per_minute"`
 	Driver        driver.Config `toml:"device"`
+
+	// The quarantine keeps the newest refused messages within these.
+	QuarantineMessages int           `toml:"quarantine_max_messages"`
+	QuarantineBytes    int64         `toml:"quarantine_max_bytes"`
+	QuarantineAge      time.Duration `toml:"quarantine_max_age"`
 }
 
 // LoadConfig reads dir/thing.toml and checks it; errors name the file and
@@ -108,6 +114,7 @@ func (f *File) config(dir string) (Config, error) {
 		GuestCommands: f.GuestCommands,
 		Rate:          f.RatePerMinute,
 	}
+	cfg.QuarantineKeep = QuarantineLimits{Messages: f.QuarantineMessages, Bytes: f.QuarantineBytes, Age: f.QuarantineAge}
 	if err := cfg.Driver.Check(f.Kind); err != nil {
 		return Config{}, fmt.Errorf("kind %q: %w", f.Kind, err)
 	}
@@ -121,6 +128,9 @@ func (f *File) config(dir string) (Config, error) {
 	}
 	if f.MaxSize < 0 || f.RatePerMinute < 0 {
 		return Config{}, errors.New("max_message_size and rate_per_minute must not be negative")
+	}
+	if err := checkQuarantine(cmp.Or(f.Quarantine, DefaultQuarantine), f.Processed, cfg.QuarantineKeep); err != nil {
+		return Config{}, err
 	}
 	return cfg, nil
 }
@@ -136,8 +146,16 @@ addr = {{printf "%q" .Addr}}
 
 # Where handled mail goes; "" deletes it instead.
 processed_folder = {{printf "%q" .Processed}}
-# Where refused mail is kept, never answered.
+# Where refused mail is kept, never answered. Anyone can send such mail, so
+# the folder keeps only the newest: at most quarantine_max_messages, together
+# at most quarantine_max_bytes, none older than quarantine_max_age (0 or no
+# line: the default). The thing counts every refused message by reason; the
+# owner's "status" shows the counts. Must be neither INBOX nor
+# processed_folder.
 quarantine_folder = {{printf "%q" .Quarantine}}
+quarantine_max_messages = 100
+quarantine_max_bytes = 8388608
+quarantine_max_age = "720h"
 # How old a command's protected Date may be.
 replay_window = "10m"
 # How long an owner's invite code works.

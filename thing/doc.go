@@ -9,7 +9,11 @@
 // protected To, the protected Date is inside the replay window, the
 // Message-ID is new (package wire), and the sender's role allows the command.
 // Anything else is never executed, never answered, and moved to the
-// quarantine folder with the reason logged.
+// quarantine folder with the reason logged. Since anyone can send such mail,
+// the folder keeps only the newest samples (QuarantineLimits; the watcher
+// trims it) while the store counts every one by reason, in the same write
+// as the mailbox position: a flood neither fills the disk nor grows the
+// store.
 //
 // Accepted commands go to the thing's device (package thing/driver); every
 // one gets a signed, encrypted reply whose text a Delta Chat user reads and

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -29,6 +30,7 @@ var (
 	bucketOutbox       = []byte("outbox")
 	keyMailbox         = []byte("mailbox")
 	keyName            = []byte("name")
+	keyQuarantined     = []byte("quarantined")
 	seenBucket         = "seen"
 )
 
@@ -91,6 +93,10 @@ type outboxEntry struct {
 type Store struct {
 	db   *bbolt.DB
 	seen *wire.BoltSeen
+	// mu guards pending: the reasons of quarantined messages whose
+	// disposition the watcher has not recorded yet, by UIDVALIDITY and UID.
+	mu      sync.Mutex
+	pending map[[2]uint32]string
 }
 
 // OpenStore opens or creates the store at path (mode 0600).
@@ -116,7 +122,7 @@ func OpenStore(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("init thing store %s: %w", path, err)
 	}
-	return &Store{db: db, seen: seen}, nil
+	return &Store{db: db, seen: seen, pending: map[[2]uint32]string{}}, nil
 }
 
 // Close closes the file.
@@ -373,11 +379,73 @@ func (s *Store) LoadState(context.Context) (transport.State, error) {
 	return st, err
 }
 
-// SaveState implements transport.StateStore.
+// SaveState implements transport.StateStore. The quarantine counts of the
+// messages the new position passes are committed with it: a refused
+// message costs one small write (the same key rewritten, so the file does
+// not grow), and one offered again after a crash is counted once.
 func (s *Store) SaveState(_ context.Context, st transport.State) error {
-	return s.db.Update(func(tx *bbolt.Tx) error {
-		return putJSON(tx.Bucket(bucketMeta), keyMailbox, st)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var passed [][2]uint32
+	for k := range s.pending {
+		if k[0] != st.UIDValidity || k[1] <= st.LastUID {
+			passed = append(passed, k)
+		}
+	}
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketMeta)
+		if len(passed) > 0 {
+			counts := map[string]uint64{}
+			if _, err := getJSON(b, keyQuarantined, &counts); err != nil {
+				return err
+			}
+			for _, k := range passed {
+				// A message of an older UIDVALIDITY is offered again
+				// under the new one (transport.Reprocess) and counted then.
+				if k[0] == st.UIDValidity {
+					counts[s.pending[k]]++
+				}
+			}
+			if err := putJSON(b, keyQuarantined, counts); err != nil {
+				return err
+			}
+		}
+		return putJSON(b, keyMailbox, st)
 	})
+	if err == nil {
+		for _, k := range passed {
+			delete(s.pending, k)
+		}
+	}
+	return err
+}
+
+// noteQuarantined counts m as quarantined for reason once the watcher
+// records its disposition (SaveState).
+func (s *Store) noteQuarantined(m transport.Msg, reason string) {
+	s.mu.Lock()
+	s.pending[[2]uint32{m.UIDValidity, m.UID}] = reason
+	s.mu.Unlock()
+}
+
+// Quarantined returns how many messages the thing refused and moved to its
+// quarantine folder, by reason, including any whose move is under way. The
+// folder keeps only the newest of them (QuarantineLimits).
+func (s *Store) Quarantined() (map[string]uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counts := map[string]uint64{}
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketMeta), keyQuarantined, &counts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range s.pending {
+		counts[r]++
+	}
+	return counts, nil
 }
 
 // seenJournal is the SeenStore the replay guard records in: the id and

@@ -153,6 +153,9 @@ type WatchOptions struct {
 	// MaxMessageSize: larger messages reach the handler without Raw.
 	// Default 32 MiB.
 	MaxMessageSize int64
+	// Retain bounds folders the handler moves messages into (see
+	// Retention); none may be INBOX.
+	Retain []Retention
 }
 
 func (o *WatchOptions) withDefaults() WatchOptions {
@@ -197,6 +200,11 @@ func Watch(ctx context.Context, acct Account, store StateStore, h Handler, opts 
 	}
 	if store == nil || h == nil {
 		return errors.New("watch: a StateStore and a Handler are required")
+	}
+	for i := range opts.Retain {
+		if err := opts.Retain[i].check(); err != nil {
+			return fmt.Errorf("watch: %w", err)
+		}
 	}
 	w := &watcher{
 		acct:  acct,
@@ -289,12 +297,15 @@ func (w *watcher) session(ctx context.Context) (healthy bool, err error) {
 	if err != nil {
 		return false, err
 	}
-	s := &session{w: w, c: c, conn: conn}
+	s := &session{w: w, c: c, conn: conn, usage: make([]usage, len(w.o.Retain))}
 	defer c.Close()
 	w.log.Debug("logged in")
 	w.status(Status{State: StateCatchingUp})
 
 	if err := s.createFolders(); err != nil {
+		return false, err
+	}
+	if _, err := s.retainAll(); err != nil {
 		return false, err
 	}
 	st, err := s.selectInbox(ctx)
@@ -307,6 +318,15 @@ func (w *watcher) session(ctx context.Context) (healthy bool, err error) {
 		}
 		if ctx.Err() != nil {
 			return healthy, s.logout()
+		}
+		// Mail that comes during a trim is announced when INBOX is
+		// selected again, and the wait below returns for it.
+		if reselect, err := s.retainAll(); err != nil {
+			return healthy, err
+		} else if reselect {
+			if st, err = s.selectInbox(ctx); err != nil {
+				return healthy, err
+			}
 		}
 		healthy = true
 		if err := s.wait(ctx); err != nil {
@@ -323,6 +343,8 @@ type session struct {
 	c        *imapclient.Client
 	conn     net.Conn
 	timedOut atomic.Bool
+	// usage follows the folders of WatchOptions.Retain, in order.
+	usage []usage
 }
 
 // guarded runs one command exchange under CommandTimeout. The client sets
@@ -415,6 +437,7 @@ func (s *session) selectInbox(ctx context.Context) (State, error) {
 type pending struct {
 	uid  uint32
 	size int64
+	at   time.Time // INTERNALDATE
 }
 
 // catchUp hands every message above st.LastUID to the handler, in order.
@@ -427,10 +450,10 @@ func (s *session) catchUp(ctx context.Context, st *State) error {
 		// UID FETCH n:* answers with the last message even when its UID is
 		// below n (RFC 9051 6.4.8), hence the filter.
 		set := imap.UIDSet{imap.UIDRange{Start: imap.UID(st.LastUID + 1), Stop: 0}}
-		msgs, err := s.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true}).Collect()
+		msgs, err := s.c.Fetch(set, &imap.FetchOptions{UID: true, RFC822Size: true, InternalDate: len(s.w.o.Retain) > 0}).Collect()
 		for _, m := range msgs {
 			if uint32(m.UID) > st.LastUID {
-				list = append(list, pending{uid: uint32(m.UID), size: m.RFC822Size})
+				list = append(list, pending{uid: uint32(m.UID), size: m.RFC822Size, at: m.InternalDate})
 			}
 		}
 		return err
@@ -472,6 +495,9 @@ func (s *session) process(ctx context.Context, st *State, p pending) error {
 		}
 		if err := s.apply(p.uid, d); err != nil {
 			return fmt.Errorf("UID %d, %s: %w", p.uid, d, err)
+		}
+		if d.action == actMove {
+			s.moved(d.folder, p)
 		}
 		s.w.log.Debug("message processed", "uid", p.uid, "disposition", d.String())
 	}
@@ -524,7 +550,7 @@ func (s *session) fetchBody(uid uint32) (raw []byte, gone bool, err error) {
 func (s *session) apply(uid uint32, d Disposition) error {
 	switch d.action {
 	case actDelete:
-		return s.expunge(uid)
+		return s.expunge(imap.UIDSetNum(imap.UID(uid)))
 	case actMove:
 		if d.folder == "" {
 			return errors.New("move: empty folder name")
@@ -565,13 +591,13 @@ func (s *session) move(uid uint32, folder string) error {
 	}); err != nil {
 		return err
 	}
-	return s.expunge(uid)
+	return s.expunge(set)
 }
 
-// expunge deletes one message: UID EXPUNGE when the server has UIDPLUS,
-// otherwise a plain EXPUNGE (which also removes whatever else is \Deleted).
-func (s *session) expunge(uid uint32) error {
-	set := imap.UIDSetNum(imap.UID(uid))
+// expunge deletes messages of the selected folder: UID EXPUNGE when the
+// server has UIDPLUS, otherwise a plain EXPUNGE (which also removes
+// whatever else is \Deleted there).
+func (s *session) expunge(set imap.UIDSet) error {
 	if err := s.guarded("store \\Deleted", func() error {
 		return s.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
 	}); err != nil {
