@@ -80,6 +80,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 	if err != nil {
 		return nil, err
 	}
+	store.SetLimits(cfg.StoreLimits())
 	n = &Node{cfg: cfg, log: log, store: store, started: time.Now(), bound: map[string]net.Addr{}}
 	var listeners []net.Listener
 	defer func() {

@@ -42,6 +42,7 @@ type session struct {
 	inTx  bool // guarded by srv.mu
 	from  string
 	rcpts []string
+	size  int64 // announced by MAIL FROM SIZE=, 0 when not
 }
 
 func (sess *session) client() string {
@@ -142,7 +143,7 @@ func (sess *session) login(user, pass string) error {
 }
 
 // Mail implements smtp.Session.
-func (sess *session) Mail(from string, _ *smtp.MailOptions) error {
+func (sess *session) Mail(from string, opts *smtp.MailOptions) error {
 	if sess.srv.submission {
 		if sess.user == "" {
 			sess.refuse("sender refused", from, "not authenticated")
@@ -167,6 +168,7 @@ func (sess *session) Mail(from string, _ *smtp.MailOptions) error {
 		sess.refuse("sender refused", from, "shutting down")
 		return err
 	}
+	sess.size = announcedSize(opts)
 	return nil
 }
 
@@ -203,6 +205,9 @@ func (sess *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !ok {
 		sess.refuse("recipient refused", to, "no such user")
 		return replyf(550, smtp.EnhancedCode{5, 1, 1}, "No such user here: <%s>", to)
+	}
+	if err := sess.checkRoom(ctx, to); err != nil {
+		return err
 	}
 	sess.addRcpt(to)
 	return nil
@@ -265,7 +270,7 @@ func (sess *session) deliverInbound(msg *dataMsg) error {
 	defer cancel()
 	if err := s.store.Deliver(ctx, sess.rcpts, msg.bytes()); err != nil {
 		s.log.Error("delivery failed", "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "err", err)
-		return errStoreFailed
+		return storeReply(err)
 	}
 	s.log.Info("delivered", "id", id, "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "size", len(msg.bytes()))
 	return nil
@@ -313,7 +318,7 @@ func (sess *session) submit(msg *dataMsg) error {
 		msg.prepend(b.Bytes())
 		if err := s.store.Deliver(ctx, local, msg.bytes()); err != nil {
 			s.log.Error("delivery failed", "user", sess.user, "rcpts", local, "err", err)
-			return errStoreFailed
+			return storeReply(err)
 		}
 	}
 	var qid uint64
