@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/thingpost/thingpost/homenode"
+	"github.com/thingpost/thingpost/internal/testutil"
 )
 
 // quotaHome is a started node whose accounts may keep quotaBytes of mail.
@@ -170,26 +171,6 @@ func imapLogin(t *testing.T, h *home, user string) *imapclient.Client {
 	return c
 }
 
-func imapAppend(c *imapclient.Client, mailbox string, raw []byte) error {
-	cmd := c.Append(mailbox, int64(len(raw)), nil)
-	if _, err := cmd.Write(raw); err != nil {
-		return err
-	}
-	if err := cmd.Close(); err != nil {
-		return err
-	}
-	_, err := cmd.Wait()
-	return err
-}
-
-func imapCode(err error) imap.ResponseCode {
-	var ie *imap.Error
-	if errors.As(err, &ie) {
-		return ie.Code
-	}
-	return ""
-}
-
 // TestAttackAppendOverQuota is issue 15 items 4 and 11 over IMAP: APPEND
 // and COPY past the quota get NO [OVERQUOTA] (RFC 9208), and expunging
 // frees the quota again for IMAP and for the MX.
@@ -203,11 +184,11 @@ func TestAttackAppendOverQuota(t *testing.T) {
 	n := 0
 	var err error
 	for n = 0; n < 40; n++ {
-		if err = imapAppend(c, "INBOX", filler(alice, alice, fmt.Sprintf("a%d", n), 20<<10)); err != nil {
+		if err = testutil.IMAPAppend(c, "INBOX", filler(alice, alice, fmt.Sprintf("a%d", n), 20<<10)); err != nil {
 			break
 		}
 	}
-	if imapCode(err) != imap.ResponseCodeOverQuota {
+	if testutil.IMAPCode(err) != imap.ResponseCodeOverQuota {
 		t.Fatalf("40 APPENDs of 20 KiB at a %d KiB quota: %d stored, then %v; want NO [OVERQUOTA]", quotaBytes>>10, n, err)
 	}
 	if n < 10 {
@@ -218,7 +199,7 @@ func TestAttackAppendOverQuota(t *testing.T) {
 	}
 	var all imap.SeqSet
 	all.AddRange(1, 0)
-	if _, err := c.Copy(all, "Archive").Wait(); imapCode(err) != imap.ResponseCodeOverQuota {
+	if _, err := c.Copy(all, "Archive").Wait(); testutil.IMAPCode(err) != imap.ResponseCodeOverQuota {
 		t.Errorf("COPY of the whole INBOX over quota: %v, want NO [OVERQUOTA]", err)
 	}
 	// MOVE takes no more room: it works at the limit.
@@ -239,7 +220,7 @@ func TestAttackAppendOverQuota(t *testing.T) {
 	if err := c.Expunge().Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := imapAppend(c, "INBOX", filler(alice, alice, "after-expunge", 20<<10)); err != nil {
+	if err := testutil.IMAPAppend(c, "INBOX", filler(alice, alice, "after-expunge", 20<<10)); err != nil {
 		t.Errorf("APPEND after EXPUNGE: %v", err)
 	}
 	if err := mxSend(mx, "x@else.test", []string{alice}, filler("x@else.test", alice, "mx-after-expunge", 20<<10), true); err != nil {
