@@ -34,6 +34,7 @@
 //	           Expunge, DeleteMailbox and DeleteUser free it. Usage counts
 //	           the messages' bytes (not the file's overhead) and is kept in
 //	           the file, updated in the same transaction as the mail.
+//	           Enqueue keeps the free-disk reserve too.
 //	Changes:   Watch(addr, mailbox, fn) registers fn for the committed changes
 //	           of one mailbox (messages added, expunged, flags changed, the
 //	           mailbox deleted) and returns a snapshot of the mailbox taken

@@ -121,6 +121,12 @@ func (s *Store) checkRoom(u *bolt.Bucket, addr string, bytes, msgs, single, pend
 			return fmt.Errorf("%w: all accounts keep %d of %d bytes", ErrStoreFull, all.Bytes, l.StoreBytes)
 		}
 	}
+	return s.checkDisk(l, bytes, pending)
+}
+
+// checkDisk fails when writing bytes more, after pending bytes of the
+// transaction, would leave less than the free-disk reserve.
+func (s *Store) checkDisk(l *Limits, bytes, pending int64) error {
 	if l.MinFreeDisk > 0 {
 		if free, ok := diskFree(s.path); ok && free-pending-bytes < l.MinFreeDisk {
 			return fmt.Errorf("%w: %d bytes free on the disk, %d kept in reserve", ErrStoreFull, free, l.MinFreeDisk)

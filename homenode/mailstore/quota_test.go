@@ -171,6 +171,9 @@ func TestQuotaStoreFull(t *testing.T) {
 		if err := s.Deliver(ctx, []string{"bob@home.test"}, []byte("x")); !errors.Is(err, ErrStoreFull) {
 			t.Fatalf("delivery with an exabyte reserve: %v", err)
 		}
+		if _, err := s.Enqueue(ctx, "bob@home.test", []string{"carol@far.test"}, []byte("x")); !errors.Is(err, ErrStoreFull) {
+			t.Fatalf("enqueue with an exabyte reserve: %v", err)
+		}
 	}
 }
 

@@ -326,7 +326,7 @@ func (sess *session) submit(msg *dataMsg) error {
 		var err error
 		if qid, err = s.queue.Enqueue(ctx, sess.from, remote, outbound); err != nil {
 			s.log.Error("enqueue failed", "user", sess.user, "rcpts", remote, "err", err)
-			return errStoreFailed
+			return storeReply(err)
 		}
 	}
 	args := []any{"id", id, "client", sess.client(), "user", sess.user, "from", sess.from, "size", len(outbound)}
