@@ -128,11 +128,16 @@ func (o adminOps) status(ctx context.Context) (*Status, error) {
 	return st, nil
 }
 
-// hashPassword refuses empty passwords: an account nobody can log in to is
-// made by not adding it.
+// hashPassword refuses empty passwords (an account nobody can log in to is
+// made by not adding it) and weak ones (accounts.CheckPassword: an error
+// wrapping accounts.ErrWeakPassword), which an attacker guesses in minutes
+// despite the login limit.
 func hashPassword(pw string) (string, error) {
 	if pw == "" {
 		return "", errors.New("empty password")
+	}
+	if err := accounts.CheckPassword(pw); err != nil {
+		return "", err
 	}
 	return accounts.HashPassword(pw)
 }

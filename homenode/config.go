@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/homenode/smtpd"
 )
 
@@ -79,6 +80,8 @@ type Config struct {
 	SMTPLimits SMTPLimits `toml:"smtp_limits"`
 	// Spool holds message bodies while they are received.
 	Spool SpoolLimits `toml:"spool"`
+	// Quota limits the mail kept per account and in all.
+	Quota Quota `toml:"quota"`
 
 	Listen    Listen          `toml:"listen"`
 	TLS       TLSFiles        `toml:"tls"`
@@ -86,6 +89,65 @@ type Config struct {
 	MX        map[string]Addr `toml:"mx"`
 	Smarthost *Smarthost      `toml:"smarthost"`
 	IMAP      IMAPLimits      `toml:"imap"`
+}
+
+// Defaults of [quota].
+const (
+	DefaultQuota       = 1 << 30
+	DefaultMinFreeDisk = 64 << 20
+)
+
+// Quota limits the mail kept, so that mail from anyone through the MX
+// cannot fill the disk.
+type Quota struct {
+	// Bytes of mail each account may keep in all its mailboxes (default
+	// DefaultQuota).
+	Bytes Size `toml:"bytes"`
+	// Messages each account may keep; 0 means no count limit.
+	Messages int64 `toml:"messages"`
+	// Store bounds the mail of all accounts together; 0 means no bound
+	// but the disk's.
+	Store Size `toml:"store"`
+	// MinFreeDisk is the free space new mail must leave on the data
+	// directory's file system (default DefaultMinFreeDisk).
+	MinFreeDisk Size `toml:"min_free_disk"`
+	// Accounts override the limits of single accounts, by address: a
+	// thing's account, say, gets a small quota and max_message_size.
+	Accounts map[string]AccountQuota `toml:"accounts"`
+}
+
+// AccountQuota is one account's override; a zero field keeps the default.
+type AccountQuota struct {
+	Bytes    Size  `toml:"bytes"`
+	Messages int64 `toml:"messages"`
+	// MaxMessageSize is the largest message the account takes (default:
+	// max_message_size).
+	MaxMessageSize Size `toml:"max_message_size"`
+}
+
+// StoreLimits are the quotas for the mail store.
+func (c *Config) StoreLimits() mailstore.Limits {
+	q := c.Quota
+	l := mailstore.Limits{
+		Default:     mailstore.Quota{Bytes: int64(q.Bytes), Messages: q.Messages},
+		StoreBytes:  int64(q.Store),
+		MinFreeDisk: int64(q.MinFreeDisk),
+	}
+	for addr, a := range q.Accounts {
+		aq := l.Default
+		if a.Bytes > 0 {
+			aq.Bytes = int64(a.Bytes)
+		}
+		if a.Messages > 0 {
+			aq.Messages = a.Messages
+		}
+		aq.MaxMessageSize = int64(a.MaxMessageSize)
+		if l.Accounts == nil {
+			l.Accounts = map[string]mailstore.Quota{}
+		}
+		l.Accounts[strings.ToLower(addr)] = aq
+	}
+	return l
 }
 
 // Listen holds one address per listener; an empty address turns it off.
@@ -297,6 +359,7 @@ func (c *Config) Validate() error {
 	for _, step := range []func() error{
 		c.validateDomains,
 		c.validateLimits,
+		c.validateQuota,
 		c.validateListeners,
 		c.validateKeys,
 		c.validateMX,
@@ -385,6 +448,35 @@ func (l *SMTPLimits) validate() error {
 	}
 	if l.MaxConnectionsPerClient > l.MaxConnections {
 		return badKey("smtp_limits.max_connections_per_client", "%d is more than max_connections (%d)", l.MaxConnectionsPerClient, l.MaxConnections)
+	}
+	return nil
+}
+
+// validateQuota fills in the default quotas and checks the overrides.
+func (c *Config) validateQuota() error {
+	q := &c.Quota
+	if q.Bytes == 0 {
+		q.Bytes = DefaultQuota
+	}
+	if q.MinFreeDisk == 0 {
+		q.MinFreeDisk = DefaultMinFreeDisk
+	}
+	for key, v := range map[string]int64{"bytes": int64(q.Bytes), "messages": q.Messages, "store": int64(q.Store), "min_free_disk": int64(q.MinFreeDisk)} {
+		if v < 0 {
+			return badKey("quota."+key, "must not be negative")
+		}
+	}
+	if q.Store > 0 && q.Store < q.Bytes {
+		return badKey("quota.store", "%d bytes is less than one account's quota (%d)", q.Store, q.Bytes)
+	}
+	for addr, a := range q.Accounts {
+		key := fmt.Sprintf("quota.accounts.%q", addr)
+		if _, err := c.CheckAddress(addr); err != nil {
+			return badKey(key, "%v", err)
+		}
+		if a.Bytes < 0 || a.Messages < 0 || a.MaxMessageSize < 0 {
+			return badKey(key, "limits must not be negative")
+		}
 	}
 	return nil
 }

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/thingpost/thingpost/homenode/mailstore"
 	"github.com/thingpost/thingpost/internal/certpin"
 )
 
@@ -172,6 +174,11 @@ func TestValidateRules(t *testing.T) {
 		{"client cap over the total", func(c *Config) { c.SMTPLimits.MaxConnections = 5 }, "smtp_limits.max_connections_per_client"},
 		{"negative rate", func(c *Config) { c.SMTPLimits.MXPerSenderBurst = -3 }, "smtp_limits.mx_per_sender_burst"},
 		{"negative spool", func(c *Config) { c.Spool.Disk = -1 }, "spool"},
+		{"negative quota", func(c *Config) { c.Quota.Messages = -1 }, "quota.messages"},
+		{"store below one account", func(c *Config) { c.Quota.Store = 1 << 20 }, "quota.store"},
+		{"quota for a foreign address", func(c *Config) {
+			c.Quota.Accounts = map[string]AccountQuota{"lamp@far.test": {Bytes: 1 << 20}}
+		}, `quota.accounts."lamp@far.test"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -387,5 +394,61 @@ func TestInitDefaults(t *testing.T) {
 	}
 	if c.PublicKeyAlgorithm != x509.ECDSA {
 		t.Errorf("key algorithm %v, want ECDSA P-256", c.PublicKeyAlgorithm)
+	}
+}
+
+// TestQuotaConfig: [quota] with an override per account reaches the store
+// as limits, overrides keeping the defaults they do not name, and survives
+// RenderConfig.
+func TestQuotaConfig(t *testing.T) {
+	text := goodConfig + `
+[quota]
+bytes = "100MiB"
+messages = 5000
+min_free_disk = "1GiB"
+
+[quota.accounts."Lamp@home.test"]
+bytes = "16MiB"
+max_message_size = "1MiB"
+`
+	cfg, err := ParseConfig("x.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = "/d"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	want := mailstore.Limits{
+		Default:     mailstore.Quota{Bytes: 100 << 20, Messages: 5000},
+		Accounts:    map[string]mailstore.Quota{"lamp@home.test": {Bytes: 16 << 20, Messages: 5000, MaxMessageSize: 1 << 20}},
+		MinFreeDisk: 1 << 30,
+	}
+	if got := cfg.StoreLimits(); !reflect.DeepEqual(got, want) {
+		t.Errorf("StoreLimits = %+v, want %+v", got, want)
+	}
+	again, err := ParseConfig("y.toml", RenderConfig(cfg))
+	if err != nil {
+		t.Fatalf("rendered config does not parse: %v\n%s", err, RenderConfig(cfg))
+	}
+	again.Dir = "/d"
+	if err := again.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := again.StoreLimits(); !reflect.DeepEqual(got, want) {
+		t.Errorf("StoreLimits after RenderConfig = %+v, want %+v", got, want)
+	}
+
+	// Without [quota]: the defaults.
+	cfg, err = ParseConfig("x.toml", []byte(goodConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = "/d"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.StoreLimits(); got.Default.Bytes != DefaultQuota || got.MinFreeDisk != DefaultMinFreeDisk || got.StoreBytes != 0 {
+		t.Errorf("default limits = %+v", got)
 	}
 }

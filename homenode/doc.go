@@ -12,6 +12,7 @@
 //	Init(InitOptions) (*InitResult, error)    // DIR 0700: homenode.toml, tls/, dkim/ (files 0600)
 //	LoadConfig(dir) (*Config, error)          // errors are *ConfigError: file:line: key: problem
 //	ParseConfig(name, data), (*Config).Validate
+//	(*Config).StoreLimits() mailstore.Limits  // [quota]: per account (overrides by address), store, free disk
 //	Start(ctx, cfg, log) (*Node, error)       // binds every listener, then serves
 //	(*Node).Shutdown(ctx)                     // SMTP in flight finishes, IMAP closes, queue stops, store closes
 //	(*Node).Status(ctx), (*Node).Addr(name)   // Addr: bound address of a listener (port 0 in tests)
@@ -28,5 +29,6 @@
 // user ..." talk to it over a Unix socket in the data directory
 // (homenode.sock, 0600 in a 0700 directory): one JSON request and answer per
 // connection. Passwords are hashed (argon2id) in the CLI process; only the
-// hash crosses the socket.
+// hash crosses the socket. AddUser and SetPassword refuse weak passwords
+// (accounts.CheckPassword) before hashing.
 package homenode

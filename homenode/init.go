@@ -268,7 +268,32 @@ func RenderConfig(cfg *Config) []byte {
 		b.WriteString(configSmarthostExample)
 	}
 	b.WriteString(renderIMAPLimits(cfg.IMAP))
+	renderQuota(&b, cfg.Quota)
 	return b.Bytes()
+}
+
+// renderQuota writes the [quota] table; sizes of 0 (no limit) are left
+// out, since a size in the file must be positive.
+func renderQuota(b *bytes.Buffer, qt Quota) {
+	b.WriteString(configQuotaDoc)
+	size := func(key string, v Size) {
+		if v > 0 {
+			fmt.Fprintf(b, "%s = %d\n", key, int64(v))
+		}
+	}
+	size("bytes", qt.Bytes)
+	fmt.Fprintf(b, "messages = %d\n", qt.Messages)
+	size("store", qt.Store)
+	size("min_free_disk", qt.MinFreeDisk)
+	for _, addr := range sortedKeys(qt.Accounts) {
+		a := qt.Accounts[addr]
+		fmt.Fprintf(b, "\n[quota.accounts.%s]\n", strconv.Quote(addr))
+		size("bytes", a.Bytes)
+		if a.Messages > 0 {
+			fmt.Fprintf(b, "messages = %d\n", a.Messages)
+		}
+		size("max_message_size", a.MaxMessageSize)
+	}
 }
 
 // configHead is the config file up to the [mx] table's entries.
@@ -360,4 +385,30 @@ const configSmarthostExample = `# [smarthost]
 # user = "me@provider.example"
 # password = "secret"
 # tls = "starttls"
+`
+
+// configQuotaDoc heads the [quota] table.
+const configQuotaDoc = `
+# [quota]: how much mail is kept. The MX listener takes mail for your
+# addresses from anyone, so without a bound a stranger can fill the disk.
+#   bytes: mail one account may keep in all its mailboxes (default 1GiB)
+#   messages: messages one account may keep (0: no count limit)
+#   store: mail all accounts together may keep (leave out: only the disk
+#          bounds it)
+#   min_free_disk: free space new mail must leave on the disk of the data
+#                  directory (default 64MiB)
+# Sizes count the messages' bytes. Mail that does not fit is refused and
+# never lost: over SMTP with 452 4.2.2 (the sender tries again later; the
+# full account is refused at RCPT when the sender announced the size, which
+# mail servers do, so the other recipients get the message), with 552 5.2.2
+# for a message larger than the whole quota, 452 4.3.1 when the store or
+# disk is full; over IMAP (APPEND, COPY) with NO [OVERQUOTA]. Expunging or
+# deleting mail frees its room.
+# [quota.accounts."ADDR"]: bytes, messages and max_message_size (the
+# largest message it takes; default the global max_message_size) for one
+# account. Give each thing's account little, for example:
+#   [quota.accounts."lamp@home.example"]
+#   bytes = "16MiB"
+#   max_message_size = "1MiB"
+[quota]
 `

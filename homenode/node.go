@@ -85,6 +85,7 @@ func Start(ctx context.Context, cfg *Config, log *slog.Logger) (n *Node, err err
 	if err != nil {
 		return nil, err
 	}
+	store.SetLimits(cfg.StoreLimits())
 	sp, err := spool.New(filepath.Join(cfg.Dir, "spool"), spool.Limits{Disk: int64(cfg.Spool.Disk), Memory: int64(cfg.Spool.Memory)})
 	if err != nil {
 		store.Close()

@@ -53,16 +53,16 @@ func TestNodeAdminWhileRunning(t *testing.T) {
 	if _, ok := a.(*remoteAdmin); !ok {
 		t.Fatalf("OpenAdmin on a running node gave %T, want the control socket", a)
 	}
-	if err := a.AddUser(ctx, "Alice@Node.Test", "pw"); err != nil {
+	if err := a.AddUser(ctx, "Alice@Node.Test", "pw-alice-secret"); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.AddUser(ctx, "alice@node.test", "pw"); !errors.Is(err, mailstore.ErrUserExists) {
+	if err := a.AddUser(ctx, "alice@node.test", "pw-alice-secret"); !errors.Is(err, mailstore.ErrUserExists) {
 		t.Errorf("duplicate over the socket: %v, want ErrUserExists", err)
 	}
-	if err := a.AddUser(ctx, "bob@elsewhere.test", "pw"); !errors.Is(err, ErrBadAddress) {
+	if err := a.AddUser(ctx, "bob@elsewhere.test", "pw-bob-secret"); !errors.Is(err, ErrBadAddress) {
 		t.Errorf("foreign domain: %v, want ErrBadAddress", err)
 	}
-	if err := a.AddUser(ctx, "Bob <bob@node.test>", "pw"); !errors.Is(err, ErrBadAddress) {
+	if err := a.AddUser(ctx, "Bob <bob@node.test>", "pw-bob-secret"); !errors.Is(err, ErrBadAddress) {
 		t.Errorf("display name form: %v, want ErrBadAddress", err)
 	}
 	if err := a.AddUser(ctx, "bob@node.test", ""); err == nil {
@@ -71,7 +71,7 @@ func TestNodeAdminWhileRunning(t *testing.T) {
 	if err := a.DeleteUser(ctx, "nobody@node.test"); !errors.Is(err, mailstore.ErrNoSuchUser) {
 		t.Errorf("delete missing: %v, want ErrNoSuchUser", err)
 	}
-	if err := a.SetPassword(ctx, "alice@node.test", "pw2"); err != nil {
+	if err := a.SetPassword(ctx, "alice@node.test", "pw-alice-secret-2"); err != nil {
 		t.Error(err)
 	}
 	st, err := a.Status(ctx)

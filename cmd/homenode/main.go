@@ -44,12 +44,16 @@ runs, reads the store directly.`},
 					Summary: "add an account", Help: `Adds an account (its INBOX too). The address must be in one of the node's
 domains. The password is read from the first line of standard input with
 --password-stdin; otherwise a random one is generated and printed once.
-Works whether or not the node is running.`},
+Works whether or not the node is running. A weak password is refused (exit
+1): shorter than 10 characters, fewer than 4 different characters, or one
+of the most common passwords (case, and digits and punctuation at the end,
+do not matter: "Sunshine2024!" is "sunshine").`},
 				{Name: "list", Run: cmdUserList, Args: "--data DIR", Summary: "list the accounts, one address per line"},
 				{Name: "del", Run: cmdUserDel, FlagsAnywhere: true, Args: "ADDR --data DIR", Summary: "delete an account and all of its mail"},
 				{Name: "passwd", Run: cmdUserPasswd, FlagsAnywhere: true, Args: "ADDR --data DIR [--password-stdin]",
 					Summary: "set a new password", Help: `Sets a new password: the first line of standard input with --password-stdin,
-otherwise a random one, printed once.`},
+otherwise a random one, printed once. Weak passwords are refused as by
+user add.`},
 			}},
 		},
 	}

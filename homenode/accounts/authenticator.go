@@ -17,7 +17,8 @@ import (
 var (
 	// ErrBadCredentials means the user does not exist or the password is wrong.
 	ErrBadCredentials = errors.New("accounts: bad credentials")
-	// ErrRateLimited means the client address failed too often; it must wait.
+	// ErrRateLimited means the client address, or logins to the account from
+	// addresses it has not logged in from, failed too often; it must wait.
 	ErrRateLimited = errors.New("accounts: too many failed logins, try later")
 )
 
@@ -39,11 +40,11 @@ const maxCredential = 1024
 const maxConcurrentHashes = 1
 
 // Authenticator checks logins against the store, rate-limited per client
-// address. It is safe for concurrent use by every front end.
+// address and per account. It is safe for concurrent use by every front end.
 type Authenticator struct {
 	store PasswordStore
 	log   *slog.Logger
-	lim   *limiter
+	lim   *guard
 	sem   chan struct{}
 	now   func() time.Time
 	// verified skips the hash for a password that matched a moment ago.
@@ -64,7 +65,7 @@ func NewAuthenticator(store PasswordStore, log *slog.Logger) *Authenticator {
 	a := &Authenticator{
 		store:    store,
 		log:      log,
-		lim:      newLimiter(),
+		lim:      newGuard(),
 		sem:      make(chan struct{}, maxConcurrentHashes),
 		now:      time.Now,
 		verified: newVerified(),
@@ -83,13 +84,14 @@ func NewAuthenticator(store PasswordStore, log *slog.Logger) *Authenticator {
 // ErrRateLimited; anything else is a store failure.
 func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user, pass string) (string, error) {
 	key := clientKey(remote)
-	if ok, wait := a.lim.allow(key, a.now()); !ok {
+	addr := strings.ToLower(strings.TrimSpace(user))
+	acct := a.lim.accountKey(addr)
+	if ok, wait, limit := a.lim.allow(key, acct, a.now()); !ok {
 		wait = wait.Round(time.Second) + time.Second
-		a.log.Warn("login refused", "user", logSafe(user), "client", key, "reason", "rate limited", "retry_after", wait)
+		a.log.Warn("login refused", "user", logSafe(user), "client", key, "reason", "rate limited", "limit", limit, "retry_after", wait)
 		return "", fmt.Errorf("%w (retry in %s)", ErrRateLimited, wait)
 	}
 
-	addr := strings.ToLower(strings.TrimSpace(user))
 	hash := a.dummy
 	known := addr != "" && len(addr) <= maxCredential && pass != "" && len(pass) <= maxCredential
 	if known {
@@ -105,7 +107,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user,
 	}
 
 	if known && a.verified.has(addr, hash, pass, a.now()) {
-		a.lim.succeed(key)
+		a.lim.succeed(key, acct, a.now())
 		return addr, nil
 	}
 
@@ -127,11 +129,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, remote net.Addr, user,
 		return "", fmt.Errorf("authenticate %s: %w", logSafe(addr), err)
 	}
 	if !ok || !known {
-		n := a.lim.fail(key, a.now())
-		a.log.Warn("login refused", "user", logSafe(user), "client", key, "reason", "bad credentials", "failures", n)
+		n, na := a.lim.fail(key, acct, a.now())
+		a.log.Warn("login refused", "user", logSafe(user), "client", key, "reason", "bad credentials", "failures", n, "account_failures", na)
 		return "", ErrBadCredentials
 	}
-	a.lim.succeed(key)
+	a.lim.succeed(key, acct, a.now())
 	a.verified.add(addr, hash, pass, a.now())
 	return addr, nil
 }

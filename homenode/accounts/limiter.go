@@ -26,9 +26,9 @@ type failState struct {
 	last     time.Time // last failure
 }
 
-func newLimiter() *limiter {
+func newLimiter(free int) *limiter {
 	return &limiter{
-		free:       5,
+		free:       free,
 		base:       time.Second,
 		max:        15 * time.Minute,
 		forget:     time.Hour,
@@ -83,11 +83,25 @@ func (l *limiter) fail(key string, now time.Time) int {
 	return st.failures
 }
 
-// succeed forgives key.
-func (l *limiter) succeed(key string) {
+// forgive takes n failures off key's count (those of a client that has now
+// logged in). A count back under the free allowance lifts the lock.
+func (l *limiter) forgive(key string, n int) {
+	if n <= 0 {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.entries, key)
+	st, ok := l.entries[key]
+	if !ok {
+		return
+	}
+	st.failures -= n
+	switch {
+	case st.failures <= 0:
+		delete(l.entries, key)
+	case st.failures < l.free:
+		st.until = time.Time{}
+	}
 }
 
 func (l *limiter) stale(st *failState, now time.Time) bool {

@@ -7,7 +7,7 @@ import (
 )
 
 func TestLimiterSchedule(t *testing.T) {
-	l := newLimiter()
+	l := newLimiter(5)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	now := t0
 	// Five free failures, then locks of 1 s, 2 s, 4 s ... capped at 15 min.
@@ -52,18 +52,29 @@ func TestLimiterSchedule(t *testing.T) {
 	if n := l.fail("a", later); n != 1 {
 		t.Fatalf("failure count after forgiveness = %d, want 1", n)
 	}
-	// A success forgives at once.
+	// Forgiving the failures lifts the lock at once; forgiving some of
+	// them keeps the rest.
 	for range 10 {
 		l.fail("c", now)
 	}
-	l.succeed("c")
+	l.forgive("c", 10)
 	if ok, _ := l.allow("c", now); !ok {
-		t.Fatal("refused after a success")
+		t.Fatal("refused after its failures were forgiven")
+	}
+	for range 10 {
+		l.fail("c", now)
+	}
+	l.forgive("c", 4)
+	if ok, _ := l.allow("c", now); ok {
+		t.Fatal("6 failures left but not locked")
+	}
+	if n := l.fail("c", now.Add(time.Minute)); n != 7 {
+		t.Fatalf("failure count after forgiving 4 of 10 = %d, want 7", n)
 	}
 }
 
 func TestLimiterBoundedMemory(t *testing.T) {
-	l := newLimiter()
+	l := newLimiter(5)
 	l.maxEntries = 10
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i := range 100 {

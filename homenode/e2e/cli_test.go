@@ -91,11 +91,11 @@ func TestCLIUsersAndStatus(t *testing.T) {
 		t.Fatalf("user add without --password-stdin must print a generated password once:\n%s", out)
 	}
 	genPass := m[1]
-	mustHomenode(t, "pw-alice\n", append([]string{"user", "add", "alice@cli.test", "--password-stdin"}, d...)...)
-	if out, code := homenodeCmd(t, "x\n", append([]string{"user", "add", "alice@cli.test", "--password-stdin"}, d...)...); code != 1 || !strings.Contains(out, "exists") {
+	mustHomenode(t, "pw-alice-secret\n", append([]string{"user", "add", "alice@cli.test", "--password-stdin"}, d...)...)
+	if out, code := homenodeCmd(t, "pw-x-secret\n", append([]string{"user", "add", "alice@cli.test", "--password-stdin"}, d...)...); code != 1 || !strings.Contains(out, "exists") {
 		t.Errorf("duplicate user add: exit %d %q", code, out)
 	}
-	if out, code := homenodeCmd(t, "x\n", append([]string{"user", "add", "eve@elsewhere.test", "--password-stdin"}, d...)...); code != 1 || !strings.Contains(out, "not in this node's domains") {
+	if out, code := homenodeCmd(t, "pw-x-secret\n", append([]string{"user", "add", "eve@elsewhere.test", "--password-stdin"}, d...)...); code != 1 || !strings.Contains(out, "not in this node's domains") {
 		t.Errorf("foreign-domain user add: exit %d %q", code, out)
 	}
 	if out, code := homenodeCmd(t, "", append([]string{"user", "add", "bob@cli.test", "--password-stdin"}, d...)...); code != 2 || !strings.Contains(out, "standard input is empty") {
@@ -117,16 +117,16 @@ func TestCLIUsersAndStatus(t *testing.T) {
 		t.Errorf("submit with the generated password: %v", err)
 	}
 	start := time.Now()
-	mustHomenode(t, "pw-bob\n", append([]string{"user", "add", "bob@cli.test", "--password-stdin"}, d...)...)
+	mustHomenode(t, "pw-bob-secret\n", append([]string{"user", "add", "bob@cli.test", "--password-stdin"}, d...)...)
 	t.Logf("user add on a running node took %s", time.Since(start).Round(time.Millisecond))
-	if err := submit(n.submission, "bob@cli.test", "pw-bob", []string{"alice@cli.test"}, message("bob@cli.test", "alice@cli.test", "bob1")); err != nil {
+	if err := submit(n.submission, "bob@cli.test", "pw-bob-secret", []string{"alice@cli.test"}, message("bob@cli.test", "alice@cli.test", "bob1")); err != nil {
 		t.Errorf("a user added while running cannot submit: %v", err)
 	}
-	mustHomenode(t, "pw-bob-2\n", append([]string{"user", "passwd", "bob@cli.test", "--password-stdin"}, d...)...)
-	if err := submit(n.submission, "bob@cli.test", "pw-bob", []string{"alice@cli.test"}, message("bob@cli.test", "alice@cli.test", "bob2")); err == nil {
+	mustHomenode(t, "pw-bob-secret-2\n", append([]string{"user", "passwd", "bob@cli.test", "--password-stdin"}, d...)...)
+	if err := submit(n.submission, "bob@cli.test", "pw-bob-secret", []string{"alice@cli.test"}, message("bob@cli.test", "alice@cli.test", "bob2")); err == nil {
 		t.Error("the old password still works after user passwd")
 	}
-	if err := submit(n.submission, "bob@cli.test", "pw-bob-2", []string{"alice@cli.test"}, message("bob@cli.test", "alice@cli.test", "bob3")); err != nil {
+	if err := submit(n.submission, "bob@cli.test", "pw-bob-secret-2", []string{"alice@cli.test"}, message("bob@cli.test", "alice@cli.test", "bob3")); err != nil {
 		t.Errorf("the new password does not work: %v", err)
 	}
 	out = mustHomenode(t, "", append([]string{"status", "--json"}, d...)...)
@@ -149,7 +149,7 @@ func TestCLIUsersAndStatus(t *testing.T) {
 	if out := mustHomenode(t, "", append([]string{"user", "list"}, d...)...); out != "alice@cli.test\nbob@cli.test\n" {
 		t.Errorf("user list after del = %q", out)
 	}
-	msgs, err := inbox(n.imap, "alice@cli.test", "pw-alice")
+	msgs, err := inbox(n.imap, "alice@cli.test", "pw-alice-secret")
 	if err != nil {
 		t.Fatal(err)
 	}

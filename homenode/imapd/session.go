@@ -329,6 +329,9 @@ func storeErr(err error) error {
 	if err == nil {
 		return nil
 	}
+	if qe := quotaErr(err); qe != nil {
+		return qe
+	}
 	code := imap.ResponseCode("")
 	switch {
 	case errors.Is(err, mailstore.ErrNoSuchMailbox):

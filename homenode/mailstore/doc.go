@@ -26,6 +26,15 @@
 //	Messages (of a mailbox known by ID, so that a rename does not disturb an
 //	           IMAP session that has it selected): Messages, MessageRaw,
 //	           UpdateFlags, Expunge, Copy, Move
+//	Quotas:    SetLimits (per account: bytes, messages, largest message;
+//	           the store's bytes; a free-disk reserve), Usage, CheckQuota.
+//	           Deliver, Append and Copy that do not fit store nothing and
+//	           fail with ErrQuota (the account is full), ErrMessageTooBig
+//	           (it never fits) or ErrStoreFull; Move takes no room, and
+//	           Expunge, DeleteMailbox and DeleteUser free it. Usage counts
+//	           the messages' bytes (not the file's overhead) and is kept in
+//	           the file, updated in the same transaction as the mail.
+//	           Enqueue keeps the free-disk reserve too.
 //	Changes:   Watch(addr, mailbox, fn) registers fn for the committed changes
 //	           of one mailbox (messages added, expunged, flags changed, the
 //	           mailbox deleted) and returns a snapshot of the mailbox taken

@@ -34,6 +34,7 @@ type MailboxStatus struct {
 // mbox is an open mailbox bucket inside a transaction.
 type mbox struct {
 	key  mailboxKey
+	u    *bolt.Bucket // the user's
 	b    *bolt.Bucket
 	msgs *bolt.Bucket
 	raw  *bolt.Bucket
@@ -52,7 +53,7 @@ func mailboxByID(u *bolt.Bucket, addr string, id uint64) (*mbox, error) {
 	if b == nil {
 		return nil, fmt.Errorf("%w (id %d)", ErrNoSuchMailbox, id)
 	}
-	mb := &mbox{key: mailboxKey{addr: addr, id: id}, b: b, msgs: b.Bucket(bucketMsgs), raw: b.Bucket(bucketBodies)}
+	mb := &mbox{key: mailboxKey{addr: addr, id: id}, u: u, b: b, msgs: b.Bucket(bucketMsgs), raw: b.Bucket(bucketBodies)}
 	if mb.msgs == nil || mb.raw == nil || len(b.Get(keyUIDV)) != 4 {
 		return nil, fmt.Errorf("%w: mailbox %d of %s is incomplete", ErrCorrupt, id, addr)
 	}
@@ -194,6 +195,10 @@ func (mb *mbox) appendMsg(ev *events, raw []byte, flags flagSet, date time.Time)
 	if err := putBody(mb.raw, u32key(uid), raw); err != nil {
 		return 0, err
 	}
+	if err := addUsage(mb.u, Usage{Bytes: m.size, Messages: 1}); err != nil {
+		return 0, err
+	}
+	ev.stored += m.size
 	ev.add(mb.key, Change{Kind: MessageAdded, UID: uid, Flags: flags.list()}, nil)
 	return uid, nil
 }
@@ -201,6 +206,15 @@ func (mb *mbox) appendMsg(ev *events, raw []byte, flags flagSet, date time.Time)
 // remove deletes a message and records the expunge.
 func (mb *mbox) remove(ev *events, uid uint32) error {
 	k := u32key(uid)
+	m, ok, err := mb.meta(uid)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if err := addUsage(mb.u, Usage{Bytes: -m.size, Messages: -1}); err != nil {
+			return err
+		}
+	}
 	if err := mb.msgs.Delete(k); err != nil {
 		return err
 	}
@@ -289,6 +303,13 @@ func (s *Store) DeleteMailbox(ctx context.Context, addr, name string) error {
 		}
 		if hasChildren(u.Bucket(bucketNames), name) {
 			return fmt.Errorf("%w: %q", ErrMailboxHasChildren, name)
+		}
+		use, err := mailboxUsage(u.Bucket(bucketBoxes).Bucket(u64key(id)))
+		if err != nil {
+			return fmt.Errorf("delete mailbox %q: %w", name, err)
+		}
+		if err := addUsage(u, Usage{Bytes: -use.Bytes, Messages: -use.Messages}); err != nil {
+			return err
 		}
 		if err := u.Bucket(bucketBoxes).DeleteBucket(u64key(id)); err != nil {
 			return fmt.Errorf("delete mailbox %q: %w", name, err)
@@ -465,6 +486,9 @@ func (s *Store) Append(ctx context.Context, addr, mailbox string, raw []byte, fl
 		d := date
 		if d.IsZero() {
 			d = s.now()
+		}
+		if err := s.checkRoom(u, addr, int64(len(raw)), 1, int64(len(raw)), ev.stored); err != nil {
+			return fmt.Errorf("append to %q: %w", mailbox, err)
 		}
 		uidValidity = mb.uidValidity()
 		uid, err = mb.appendMsg(ev, raw, fs, d)

@@ -40,6 +40,9 @@ func (s *Store) Deliver(ctx context.Context, rcpts []string, raw []byte) error {
 			if err != nil {
 				return fmt.Errorf("deliver to %s: %w", a, err)
 			}
+			if err := s.checkRoom(u, a, int64(len(raw)), 1, int64(len(raw)), ev.stored); err != nil {
+				return fmt.Errorf("deliver: %w", err)
+			}
 			if _, err := mb.appendMsg(ev, raw, flagSet{}, now); err != nil {
 				return fmt.Errorf("deliver to %s: %w", a, err)
 			}
@@ -227,6 +230,20 @@ func (s *Store) copyOrMove(ctx context.Context, addr string, id uint64, uids []u
 		}
 		if move && dst.key == src.key {
 			return fmt.Errorf("move to %q: %w", dest, ErrSameMailbox)
+		}
+		if !move {
+			// A move takes no more room; a copy takes the copies'.
+			infos, err := src.infos(uids)
+			if err != nil {
+				return err
+			}
+			add := Usage{Messages: int64(len(infos))}
+			for _, in := range infos {
+				add.Bytes += in.Size
+			}
+			if err := s.checkRoom(u, addr, add.Bytes, add.Messages, 0, ev.stored); err != nil {
+				return fmt.Errorf("copy to %q: %w", dest, err)
+			}
 		}
 		res, err = moveMessages(ev, src, dst, uids, move)
 		return err

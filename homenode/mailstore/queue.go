@@ -44,6 +44,10 @@ func (s *Store) Enqueue(ctx context.Context, from string, rcpts []string, raw []
 	}
 	var id uint64
 	err := s.update(ctx, func(tx *bolt.Tx, ev *events) error {
+		if err := s.checkDisk(s.limits.Load(), int64(len(raw)), ev.stored); err != nil {
+			return fmt.Errorf("enqueue: %w", err)
+		}
+		ev.stored += int64(len(raw))
 		q := tx.Bucket(bucketQueue)
 		var err error
 		if id, err = q.NextSequence(); err != nil {

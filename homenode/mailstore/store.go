@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -59,8 +60,10 @@ var (
 
 // Store is the mail store. Its methods are safe for concurrent use.
 type Store struct {
-	db  *bolt.DB
-	now func() time.Time
+	db     *bolt.DB
+	path   string
+	now    func() time.Time
+	limits atomic.Pointer[Limits]
 
 	ops      chan *op
 	quit     chan struct{}
@@ -102,12 +105,14 @@ func Open(path string) (*Store, error) {
 	}
 	s := &Store{
 		db:       db,
+		path:     path,
 		now:      time.Now,
 		ops:      make(chan *op),
 		quit:     make(chan struct{}),
 		done:     make(chan struct{}),
 		watchers: make(map[mailboxKey]map[*Watcher]struct{}),
 	}
+	s.limits.Store(&Limits{})
 	if err := s.initFormat(path); err != nil {
 		db.Close()
 		return nil, err
@@ -176,7 +181,7 @@ func (s *Store) initFormat(path string) (err error) {
 				return err
 			}
 		}
-		return nil
+		return countUsage(tx)
 	})
 	if err != nil && !errors.Is(err, ErrNotMailstore) {
 		return fmt.Errorf("open mailstore %s: %w", path, err)

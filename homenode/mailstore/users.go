@@ -136,6 +136,12 @@ func (s *Store) DeleteUser(ctx context.Context, addr string) error {
 		if err != nil {
 			return err
 		}
+		use := readUsage(u)
+		meta := u.Tx().Bucket(bucketMeta)
+		all := readUsage(meta)
+		if err := writeUsage(meta, Usage{Bytes: all.Bytes - use.Bytes, Messages: all.Messages - use.Messages}); err != nil {
+			return err
+		}
 		if err := u.Tx().Bucket(bucketUsers).DeleteBucket([]byte(addr)); err != nil {
 			return fmt.Errorf("delete user %s: %w", addr, err)
 		}

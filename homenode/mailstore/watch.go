@@ -37,6 +37,9 @@ type mailboxKey struct {
 // events collects the changes of one transaction, published after commit.
 type events struct {
 	list []event
+	// stored counts the message bytes the transaction wrote so far, for
+	// the free-space check of the next write in it.
+	stored int64
 }
 
 type event struct {

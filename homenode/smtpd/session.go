@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"syscall"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -48,6 +47,7 @@ type session struct {
 	inTx  bool // guarded by srv.mu
 	from  string
 	rcpts []string
+	size  int64 // announced by MAIL FROM SIZE=, 0 when not
 }
 
 func (sess *session) client() string {
@@ -148,7 +148,7 @@ func (sess *session) login(user, pass string) error {
 }
 
 // Mail implements smtp.Session.
-func (sess *session) Mail(from string, _ *smtp.MailOptions) error {
+func (sess *session) Mail(from string, opts *smtp.MailOptions) error {
 	if sess.srv.submission {
 		if sess.user == "" {
 			sess.refuse("sender refused", from, "not authenticated")
@@ -176,6 +176,7 @@ func (sess *session) Mail(from string, _ *smtp.MailOptions) error {
 		sess.refuse("sender refused", from, "shutting down")
 		return err
 	}
+	sess.size = announcedSize(opts)
 	return nil
 }
 
@@ -218,6 +219,9 @@ func (sess *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	if !ok {
 		sess.refuse("recipient refused", to, "no such user")
 		return replyf(550, smtp.EnhancedCode{5, 1, 1}, "No such user here: <%s>", to)
+	}
+	if err := sess.checkRoom(ctx, to); err != nil {
+		return err
 	}
 	sess.addRcpt(to)
 	return nil
@@ -299,15 +303,6 @@ func (sess *session) dataError(r io.Reader, err error) error {
 	return err
 }
 
-// storeError is the answer to a failed store or queue write; a full disk
-// is 452 so that the client retries rather than bounces.
-func storeError(err error) *smtp.SMTPError {
-	if errors.Is(err, syscall.ENOSPC) {
-		return errNoStorage
-	}
-	return errStoreFailed
-}
-
 func errLocalSender(addr string) *smtp.SMTPError {
 	return replyf(550, smtp.EnhancedCode{5, 7, 1}, "Sender <%s> is an address of this server: its mail comes through submission, with a login", addr)
 }
@@ -340,7 +335,7 @@ func (sess *session) deliverInbound(msg *dataMsg) error {
 	defer cancel()
 	if err := s.store.Deliver(ctx, sess.rcpts, msg.bytes()); err != nil {
 		s.log.Error("delivery failed", "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "err", err)
-		return storeError(err)
+		return storeReply(err)
 	}
 	s.log.Info("delivered", "id", id, "client", sess.client(), "from", sess.from, "rcpts", sess.rcpts, "size", len(msg.bytes()))
 	return nil
@@ -392,7 +387,7 @@ func (sess *session) submit(msg *dataMsg) error {
 		msg.prepend(b.Bytes())
 		if err := s.store.Deliver(ctx, local, msg.bytes()); err != nil {
 			s.log.Error("delivery failed", "user", sess.user, "rcpts", local, "err", err)
-			return storeError(err)
+			return storeReply(err)
 		}
 	}
 	var qid uint64
@@ -400,7 +395,7 @@ func (sess *session) submit(msg *dataMsg) error {
 		var err error
 		if qid, err = s.queue.Enqueue(ctx, sess.from, remote, outbound); err != nil {
 			s.log.Error("enqueue failed", "user", sess.user, "rcpts", remote, "err", err)
-			return storeError(err)
+			return storeReply(err)
 		}
 	}
 	args := []any{"id", id, "client", sess.client(), "user", sess.user, "from", sess.from, "size", len(outbound)}
