@@ -102,3 +102,29 @@ func TestPairingAddressClaim(t *testing.T) {
 	}
 	_ = rec
 }
+
+// TestPairingOwnAddress: a joiner cannot bind the thing's own address to
+// his key.
+func TestPairingOwnAddress(t *testing.T) {
+	t.Parallel()
+	h := startHome(t, "light")
+	owner := newPerson(t, h, "alice")
+	inv, _ := h.agent.FactoryInvite()
+	owner.pair(inv.URL())
+	mallory := newPerson(t, h, "mallory")
+	_, r := owner.do("invite guest 2h")
+	claim(t, h, mallory, r.Invite.URL, h.acct.Address, "")
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		people, err := h.agent.Store().People()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range people {
+			if p.Addr == h.acct.Address {
+				t.Fatalf("the thing lists its own address as %s", p.Role)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
