@@ -20,6 +20,8 @@ type MXOptions struct {
 	MaxConnections int
 	// TLSConfig, when set, offers STARTTLS to sending servers.
 	TLSConfig *tls.Config
+	// LookupTXT finds DKIM keys (nil: DNS).
+	LookupTXT func(domain string) ([]string, error)
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -44,11 +46,13 @@ type SubmissionOptions struct {
 
 // NewMX returns the inbound MX server.
 func NewMX(store Store, opts MXOptions) *Server {
-	return newServer(store, "mx", common{
+	s := newServer(store, "mx", common{
 		hostname: opts.Hostname, domains: opts.Domains, maxSize: opts.MaxSize,
 		maxRecipients: opts.MaxRecipients, maxConnections: opts.MaxConnections,
 		tlsConfig: opts.TLSConfig, log: opts.Logger,
 	})
+	s.lookupTXT = opts.LookupTXT
+	return s
 }
 
 // NewSubmission returns the submission server.

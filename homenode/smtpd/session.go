@@ -241,6 +241,7 @@ func (sess *session) Data(r io.Reader) error {
 		sess.refuse("message refused", sess.from, "mail loop")
 		return errTooManyHops
 	}
+	msg = sess.authResults(msg)
 	if sess.srv.submission {
 		return sess.submit(msg)
 	}
