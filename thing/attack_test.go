@@ -236,7 +236,7 @@ func startSecondThing(t testing.TB, h *home, local string) *thing.Agent {
 	if _, err := thing.Init(dir, acct.Address, local); err != nil {
 		t.Fatal(err)
 	}
-	a, err := thing.Open(thing.Config{DataDir: dir, Name: local, Kind: "light", Account: acct, Watch: fastWatch(), Logger: testLogger(t)})
+	a, err := thing.Open(thing.Config{DataDir: dir, Name: local, Kind: "light", Account: acct, AuthservID: h.authservID, Watch: fastWatch(), Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,9 @@ type home struct {
 	dev   driver.Config
 	// guestCommands is the thing's guest_commands setting.
 	guestCommands []string
-	stop          func()
+	// authservID is the thing's authserv_id: the node's hostname.
+	authservID string
+	stop       func()
 }
 
 func fastWatch() transport.WatchOptions {
@@ -64,7 +66,7 @@ func startHomeWith(t testing.TB, kind string, dev driver.Config) *home {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &home{t: t, ctx: ctx, node: node, acct: acct, dir: filepath.Join(dir, kind), log: testLogger(t), dev: dev}
+	h := &home{t: t, ctx: ctx, node: node, acct: acct, dir: filepath.Join(dir, kind), log: testLogger(t), dev: dev, authservID: node.Hostname()}
 	if _, err := thing.Init(h.dir, acct.Address, "Test "+kind); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +77,8 @@ func startHomeWith(t testing.TB, kind string, dev driver.Config) *home {
 func (h *home) run(kind string) {
 	h.t.Helper()
 	a, err := thing.Open(thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct, Driver: h.dev, GuestCommands: h.guestCommands,
-		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log})
+		AuthservID: h.authservID,
+		Processed:  thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log})
 	if err != nil {
 		h.t.Fatal(err)
 	}
