@@ -15,8 +15,8 @@ import (
 // ErrBadAuthservID means an authserv_id setting is not a host name.
 var ErrBadAuthservID = errors.New("authserv_id must be a host name such as mail.example.org")
 
-// checkAuthservID accepts "" (trust no server's results) or a host name.
-func checkAuthservID(id string) error {
+// CheckAuthservID accepts "" (trust no server's results) or a host name.
+func CheckAuthservID(id string) error {
 	if id == "" {
 		return nil
 	}

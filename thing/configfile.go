@@ -110,7 +110,7 @@ func (f *File) config(dir string) (Config, error) {
 		Rate:          f.RatePerMinute,
 		AuthservID:    f.AuthservID,
 	}
-	if err := checkAuthservID(f.AuthservID); err != nil {
+	if err := CheckAuthservID(f.AuthservID); err != nil {
 		return Config{}, err
 	}
 	if err := cfg.Driver.Check(f.Kind); err != nil {

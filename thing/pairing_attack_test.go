@@ -264,15 +264,15 @@ func TestPairingOwnerConfirms(t *testing.T) {
 	if _, r := owner.do("revoke " + carol.id.Addr()); !r.OK {
 		t.Fatalf("refuse: %+v", r)
 	}
-	if _, r := owner.do("confirm " + carol.id.Addr()); r.OK || r.Code != wire.CodeBadValue {
-		t.Fatalf("confirm after refusing: %+v", r)
-	}
 	before := quarantined(t, h)
 	s := carol.command("off", false)
 	carol.send(s.Raw, carol.thing.Addr())
 	waitQuarantined(t, h, before+1)
 	if !power(t, h.agent) {
 		t.Fatal("a refused joiner switched the light off")
+	}
+	if _, r := owner.do("confirm " + carol.id.Addr()); r.OK || r.Code != wire.CodeBadValue {
+		t.Fatalf("confirm after refusing: %+v", r)
 	}
 	carol.expectNothing(time.Second)
 	_, r = owner.do("users")

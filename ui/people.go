@@ -69,6 +69,9 @@ func (p *peopleView) show(users []wire.User) {
 			who += " (you)"
 		}
 		role := roleText(usr.Role, usr.Expires)
+		if usr.Pending {
+			role = "waits for you: the thing could not check that the address is theirs · " + role
+		}
 		row := container.NewBorder(nil, nil, nil, nil,
 			container.New(&tightVBox{}, widget.NewLabelWithStyle(who, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 				hint(role+" · key "+shortFingerprint(usr.Fingerprint))))
@@ -76,7 +79,12 @@ func (p *peopleView) show(users []wire.User) {
 			fpr, addr := usr.Fingerprint, usr.Addr
 			revoke := widget.NewButton("Revoke", func() { p.revoke(addr, fpr) })
 			revoke.Importance = widget.DangerImportance
-			row = container.NewBorder(nil, nil, nil, container.NewCenter(revoke), row)
+			buttons := container.NewHBox(revoke)
+			if usr.Pending {
+				revoke.SetText("Refuse")
+				buttons.Add(widget.NewButton("Confirm", func() { p.confirm(addr, fpr) }))
+			}
+			row = container.NewBorder(nil, nil, nil, container.NewCenter(buttons), row)
 		}
 		p.list.Add(row)
 	}
@@ -99,6 +107,25 @@ func (p *peopleView) revoke(addr, fpr string) {
 				return
 			}
 			p.u.showToast(addr + " was revoked.")
+			p.reload()
+		})
+	}, p.u.win)
+}
+
+// confirm lets in a joiner who waits for the owner.
+func (p *peopleView) confirm(addr, fpr string) {
+	dialog.ShowConfirm("Let "+addr+" in?", "Confirm only if you know that "+addr+" paired just now: the thing could not check that this address is theirs.", func(ok bool) {
+		if !ok {
+			return
+		}
+		p.u.background(func(ctx context.Context) error {
+			return p.u.core.Confirm(ctx, p.id, fpr)
+		}, func(err error) {
+			if err != nil {
+				p.u.notifyError("Confirm", err)
+				return
+			}
+			p.u.showToast(addr + " may use the thing now.")
 			p.reload()
 		})
 	}, p.u.win)
