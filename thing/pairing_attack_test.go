@@ -92,6 +92,23 @@ func mailIn(t testing.TB, h *home, folder string) [][]byte {
 	return out
 }
 
+// ownedLight runs a light that alice owns; its log goes to the recorder.
+func ownedLight(t *testing.T, configure func(*home)) (*home, *recorder, *person) {
+	t.Helper()
+	h := startHome(t, "light")
+	if configure != nil {
+		configure(h) // recordLogs restarts the thing with it
+	}
+	rec := h.recordLogs("light")
+	owner := newPerson(t, h, "alice")
+	inv, _ := h.agent.FactoryInvite()
+	owner.pair(inv.URL())
+	if owner.role != wire.RoleOwner {
+		t.Fatalf("the factory code made alice %q", owner.role)
+	}
+	return h, rec, owner
+}
+
 // userList is "role addr" (with " pending") for each entry of users.
 func userList(users []wire.User) string {
 	var s []string
@@ -112,11 +129,7 @@ func userList(users []wire.User) string {
 // mailbox (authenticated submission).
 func TestPairingAddressClaim(t *testing.T) {
 	t.Parallel()
-	h := startHome(t, "light")
-	rec := h.recordLogs("light")
-	owner := newPerson(t, h, "alice")
-	inv, _ := h.agent.FactoryInvite()
-	owner.pair(inv.URL())
+	h, rec, owner := ownedLight(t, nil)
 	if _, r := owner.do("on"); !r.OK {
 		t.Fatalf("on: %+v", r)
 	}
@@ -195,11 +208,7 @@ func TestPairingAddressClaim(t *testing.T) {
 // his key, and nobody is asked about it.
 func TestPairingOwnAddress(t *testing.T) {
 	t.Parallel()
-	h := startHome(t, "light")
-	rec := h.recordLogs("light")
-	owner := newPerson(t, h, "alice")
-	inv, _ := h.agent.FactoryInvite()
-	owner.pair(inv.URL())
+	h, rec, owner := ownedLight(t, nil)
 	mallory := newPerson(t, h, "mallory")
 	_, r := owner.do("invite guest 2h")
 	claim(t, h, mallory, r.Invite.URL, h.acct.Address, "")
@@ -216,16 +225,7 @@ func TestPairingOwnAddress(t *testing.T) {
 // owner confirms him; one the owner refuses gets nothing.
 func TestPairingOwnerConfirms(t *testing.T) {
 	t.Parallel()
-	h := startHome(t, "light")
-	h.stop()
-	h.authservID = ""
-	rec := h.recordLogs("light")
-	owner := newPerson(t, h, "alice")
-	inv, _ := h.agent.FactoryInvite()
-	owner.pair(inv.URL())
-	if owner.role != wire.RoleOwner {
-		t.Fatalf("the factory code made alice %q", owner.role)
-	}
+	h, rec, owner := ownedLight(t, func(h *home) { h.authservID = "" })
 
 	var joiners []*person
 	for _, local := range []string{"bob", "carol"} {

@@ -30,16 +30,7 @@ const EventJoinRequest = "join-request"
 var ErrAddrTaken = errors.New("the address is paired with another key")
 
 // Pending lists the joiners waiting for the owner.
-func (s *Store) Pending() ([]Person, error) {
-	var out []Person
-	err := s.db.View(func(tx *bbolt.Tx) error {
-		return eachJSON(tx.Bucket(bucketPending), "pending person", func(_ []byte, p Person) error {
-			out = append(out, p)
-			return nil
-		})
-	})
-	return out, err
-}
+func (s *Store) Pending() ([]Person, error) { return s.persons(bucketPending) }
 
 // Confirm makes the pending joiner with this address or fingerprint a
 // person at now; a guest's time starts then. It refuses when the address
@@ -48,13 +39,8 @@ func (s *Store) Confirm(who string, now time.Time) (*Person, error) {
 	var confirmed *Person
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		wb, pb := tx.Bucket(bucketPending), tx.Bucket(bucketPeople)
-		err := eachJSON(wb, "pending person", func(_ []byte, p Person) error {
-			if confirmed == nil && (p.Addr == who || p.Fingerprint == who) {
-				confirmed = &p
-			}
-			return nil
-		})
-		if err != nil {
+		var err error
+		if confirmed, err = findPerson(wb, who); err != nil {
 			return err
 		}
 		if confirmed == nil {
@@ -102,20 +88,9 @@ func (a *Agent) askOwner(ctx context.Context, p *Person) error {
 			`Send "confirm %s" to let them in, or "revoke %s" to refuse.`, p.Addr, p.Role, p.Addr, p.Addr),
 		Values: wire.State{"addr": wire.StringValue(p.Addr), "fpr": wire.StringValue(p.Fingerprint), "role": wire.StringValue(string(p.Role))},
 	}
-	var out []outboxEntry
-	for _, o := range people {
-		if o.Role != wire.RoleOwner {
-			continue
-		}
-		k, err := a.keys.get(o.Key)
-		if err != nil {
-			return fmt.Errorf("key of %s: %w", o.Addr, err)
-		}
-		m, err := a.sealMessage(ctx, k, "", nil, wire.Message{Version: wire.Version, Event: &e}, e.Text, nil)
-		if err != nil {
-			return err
-		}
-		out = append(out, m)
+	out, err := a.sealEvent(ctx, slices.DeleteFunc(people, func(o Person) bool { return o.Role != wire.RoleOwner }), e)
+	if err != nil {
+		return err
 	}
 	return a.send(ctx, out...)
 }

@@ -158,10 +158,13 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 }
 
 // People returns everyone the thing knows, including expired guests.
-func (s *Store) People() ([]Person, error) {
+func (s *Store) People() ([]Person, error) { return s.persons(bucketPeople) }
+
+// persons lists the people recorded in bucket.
+func (s *Store) persons(bucket []byte) ([]Person, error) {
 	var out []Person
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return eachJSON(tx.Bucket(bucketPeople), "person", func(_ []byte, p Person) error {
+		return eachJSON(tx.Bucket(bucket), "person", func(_ []byte, p Person) error {
 			out = append(out, p)
 			return nil
 		})
@@ -224,13 +227,8 @@ func (s *Store) RemovePerson(who string) (*Person, error) {
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		for _, name := range [][]byte{bucketPeople, bucketPending} {
 			b := tx.Bucket(name)
-			err := eachJSON(b, "person", func(_ []byte, p Person) error {
-				if removed == nil && (p.Addr == who || p.Fingerprint == who) {
-					removed = &p
-				}
-				return nil
-			})
-			if err != nil {
+			var err error
+			if removed, err = findPerson(b, who); err != nil {
 				return err
 			}
 			if removed != nil {
@@ -246,6 +244,19 @@ func (s *Store) RemovePerson(who string) (*Person, error) {
 		return nil, ErrNotFound
 	}
 	return removed, nil
+}
+
+// findPerson returns the first person in b with this address or
+// fingerprint, or nil.
+func findPerson(b *bbolt.Bucket, who string) (*Person, error) {
+	var found *Person
+	err := eachJSON(b, "person", func(_ []byte, p Person) error {
+		if found == nil && (p.Addr == who || p.Fingerprint == who) {
+			found = &p
+		}
+		return nil
+	})
+	return found, err
 }
 
 // hasOwner reports whether any owner is recorded.

@@ -95,37 +95,29 @@ func (p *peopleView) show(users []wire.User) {
 }
 
 func (p *peopleView) revoke(addr, fpr string) {
-	dialog.ShowConfirm("Revoke "+addr+"?", "The thing will no longer obey "+addr+" or tell them anything.", func(ok bool) {
-		if !ok {
-			return
-		}
-		p.u.background(func(ctx context.Context) error {
-			return p.u.core.Revoke(ctx, p.id, fpr)
-		}, func(err error) {
-			if err != nil {
-				p.u.notifyError("Revoke", err)
-				return
-			}
-			p.u.showToast(addr + " was revoked.")
-			p.reload()
-		})
-	}, p.u.win)
+	p.ask("Revoke "+addr+"?", "The thing will no longer obey "+addr+" or tell them anything.", "Revoke", addr+" was revoked.",
+		func(ctx context.Context) error { return p.u.core.Revoke(ctx, p.id, fpr) })
 }
 
 // confirm lets in a joiner who waits for the owner.
 func (p *peopleView) confirm(addr, fpr string) {
-	dialog.ShowConfirm("Let "+addr+" in?", "Confirm only if you know that "+addr+" paired just now: the thing could not check that this address is theirs.", func(ok bool) {
+	p.ask("Let "+addr+" in?", "Confirm only if you know that "+addr+" paired just now: the thing could not check that this address is theirs.",
+		"Confirm", addr+" may use the thing now.", func(ctx context.Context) error { return p.u.core.Confirm(ctx, p.id, fpr) })
+}
+
+// ask runs an owner's action on one person once he agrees, then shows the
+// list again.
+func (p *peopleView) ask(title, text, what, done string, act func(context.Context) error) {
+	dialog.ShowConfirm(title, text, func(ok bool) {
 		if !ok {
 			return
 		}
-		p.u.background(func(ctx context.Context) error {
-			return p.u.core.Confirm(ctx, p.id, fpr)
-		}, func(err error) {
+		p.u.background(act, func(err error) {
 			if err != nil {
-				p.u.notifyError("Confirm", err)
+				p.u.notifyError(what, err)
 				return
 			}
-			p.u.showToast(addr + " may use the thing now.")
+			p.u.showToast(done)
 			p.reload()
 		})
 	}, p.u.win)
