@@ -43,6 +43,10 @@ func cmdPair(ctx context.Context, g *globals, c *cli.Call) error {
 	if *asJSON {
 		return g.printJSON(th)
 	}
+	if th.Pending {
+		fmt.Fprintf(g.stdout, "paired with %s <%s>; it waits for its owner to confirm you as %s (it could not verify your address); key %s\n", th.DisplayName(), th.Addr, th.Role, th.ID)
+		return nil
+	}
 	fmt.Fprintf(g.stdout, "paired with %s <%s>, a %s; you are its %s; key %s\n", th.DisplayName(), th.Addr, th.Kind, th.Role, th.ID)
 	return nil
 }
