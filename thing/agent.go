@@ -511,9 +511,6 @@ func (a *Agent) pairing(ctx context.Context, m transport.Msg, step func() (*secu
 // owner's confirmation without any rights.
 func (a *Agent) joined(ctx context.Context, m transport.Msg, msg *envelope.Message) (transport.Disposition, error) {
 	j, confirm, err := a.inviter.HandleRequestWithAuth(ctx, msg)
-	if err == nil {
-		err = a.ownAddress(j.Key)
-	}
 	if err != nil {
 		return a.quarantine(m, "securejoin refused", err), nil
 	}

@@ -204,8 +204,8 @@ func TestPairingAddressClaim(t *testing.T) {
 	mallory.expectNothing(time.Second)
 }
 
-// TestPairingOwnAddress: a joiner cannot bind the thing's own address to
-// his key, and nobody is asked about it.
+// TestPairingOwnAddress: a joiner cannot bind the thing's own address, nor
+// the paired owner's, to his key, and nobody is asked about it.
 func TestPairingOwnAddress(t *testing.T) {
 	t.Parallel()
 	h, rec, owner := ownedLight(t, nil)
@@ -214,7 +214,12 @@ func TestPairingOwnAddress(t *testing.T) {
 	claim(t, h, mallory, r.Invite.URL, h.acct.Address, "")
 	rec.waitLog(t, "quarantined", "securejoin refused", "own address")
 	noPerson(t, h, h.acct.Address)
-	if _, r := owner.do("users"); userList(r.Users) != "owner "+owner.id.Addr() {
+	// The owner's address with a new key, while the owner is paired: the
+	// step does not even authenticate (the address has a key already).
+	_, r = owner.do("invite guest 2h")
+	claim(t, h, mallory, r.Invite.URL, owner.id.Addr(), "")
+	rec.waitLog(t, "quarantined", "cannot be authenticated", owner.id.Addr())
+	if _, r := owner.do("users"); userList(r.Users) != "owner "+owner.id.Addr() || r.Users[0].Fingerprint != owner.id.Fingerprint().String() {
 		t.Fatalf("users: %s", userList(r.Users))
 	}
 	owner.expectNothing(time.Second)

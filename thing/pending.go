@@ -10,7 +10,6 @@ import (
 
 	"go.etcd.io/bbolt"
 
-	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/wire"
 )
 
@@ -133,13 +132,4 @@ func (a *Agent) pendingUsers(r *wire.Reply, lines []string) ([]string, error) {
 		lines = append(lines, fmt.Sprintf("pending %s %s (%s): send \"confirm %s\" or \"revoke %s\"", p.Role, p.Addr, p.Fingerprint, p.Addr, p.Addr))
 	}
 	return lines, nil
-}
-
-// ownAddress refuses a joiner's key for the thing's own address: mail
-// "from the thing" must only ever be the thing's.
-func (a *Agent) ownAddress(k *keystore.PublicKey) error {
-	if strings.EqualFold(k.Addr(), a.self.Addr()) {
-		return fmt.Errorf("a joiner's key for the thing's own address %s", k.Addr())
-	}
-	return nil
 }
