@@ -10,13 +10,10 @@ import (
 	"github.com/thingpost/thingpost/wire"
 )
 
-// TestConfirmJoiner: carol, on another home, pairs with the demo light
-// through the owner's invite. The light's node cannot check her DKIM
-// signature (home.arpa has no DNS), so she waits, marked pending, and the
-// thing obeys nothing from her until the owner confirms her.
-func TestConfirmJoiner(t *testing.T) {
-	t.Parallel()
-	ctx := testCtx(t)
+// twoHomes starts the demo and another home, far.home.arpa, that delivers
+// to and from it.
+func twoHomes(t *testing.T, ctx context.Context) (*demo.Demo, *demo.Home) {
+	t.Helper()
 	d := startDemo(t, demo.Options{})
 	far, err := demo.StartHome(ctx, t.TempDir(), "far.home.arpa", nil, testLogger(t))
 	if err != nil {
@@ -26,6 +23,17 @@ func TestConfirmJoiner(t *testing.T) {
 	if err := demo.Link(ctx, d.Home, far); err != nil {
 		t.Fatal(err)
 	}
+	return d, far
+}
+
+// TestConfirmJoiner: carol, on another home, pairs with the demo light
+// through the owner's invite. The light's node cannot check her DKIM
+// signature (home.arpa has no DNS), so she waits, marked pending, and the
+// thing obeys nothing from her until the owner confirms her.
+func TestConfirmJoiner(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	d, far := twoHomes(t, ctx)
 	alice := person(t, "Alice", d.Person, app.Options{})
 	light, err := alice.PairImage(ctx, d.Thing("light").QR)
 	if err != nil {
