@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -180,15 +179,7 @@ func TestDemoEndToEnd(t *testing.T) {
 func TestTwoHomes(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
-	d := startDemo(t, demo.Options{})
-	far, err := demo.StartHome(ctx, t.TempDir(), "far.home.arpa", nil, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { far.Close(context.Background()) })
-	if err := demo.Link(ctx, d.Home, far); err != nil {
-		t.Fatal(err)
-	}
+	d, far := twoHomes(t, ctx)
 	acct, err := far.AddAccount(ctx, "carol")
 	if err != nil {
 		t.Fatal(err)

@@ -325,7 +325,7 @@ func roleFromUsers(t *Thing, users []wire.User, self string) bool {
 		}
 		switch u.Role {
 		case wire.RoleOwner, wire.RoleMember, wire.RoleGuest:
-			t.Role, t.RoleExpires = u.Role, time.Time{}
+			t.Role, t.RoleExpires, t.Pending = u.Role, time.Time{}, u.Pending
 			if !u.Expires.IsZero() {
 				t.RoleExpires = u.Expires.UTC()
 			}

@@ -125,13 +125,28 @@ func (a *App) awaitJoin(ctx context.Context, p *pairing, r *running) (reason str
 	}
 }
 
+// pendingPoll is how often describePaired looks whether the welcome said
+// that we wait for the owner.
+const pendingPoll = 250 * time.Millisecond
+
 // describePaired asks the thing just paired to describe itself, within
-// the pairing's time, and returns it with its capabilities.
+// the pairing's time, and returns it with its capabilities. A thing whose
+// welcome says we wait for its owner's confirmation (Thing.Pending)
+// answers nothing until then: it is returned as it is.
 func (a *App) describePaired(ctx context.Context, p *pairing) (Thing, error) {
 	thingID := p.inv.Fingerprint.String()
 	c, err := a.sendCommand(ctx, thingID, wire.Command{Name: "describe"}, time.Until(p.deadline))
-	if err == nil {
-		_, err = a.Wait(ctx, c.ID)
+	for err == nil {
+		wctx, cancel := context.WithTimeout(ctx, pendingPoll)
+		_, err = a.Wait(wctx, c.ID)
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			break
+		}
+		if t, terr := a.Thing(thingID); terr == nil && t.Pending {
+			return t, nil
+		}
+		err = nil
 	}
 	if err != nil {
 		t, _ := a.Thing(thingID)

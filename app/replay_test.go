@@ -26,7 +26,6 @@ func TestOldReplayRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	lampID := d.Thing("light").Agent.Identity()
-	mx := d.Home.SMTPAddr()
 	event := func(text string) wire.Message {
 		return wire.Message{Version: wire.Version, Event: &wire.Event{Kind: "door-opened", Time: clk.Now(), Text: text}}
 	}
@@ -36,8 +35,8 @@ func TestOldReplayRefused(t *testing.T) {
 	}
 	reply := sealAt(t, lampID, alice, lampIsOn, c.ID, clk.Now())
 	old := sealAt(t, lampID, alice, event("The door opened."), "", clk.Now())
-	deliver(t, mx, lamp.Addr, d.Person.Address, reply)
-	deliver(t, mx, lamp.Addr, d.Person.Address, old)
+	deliver(t, d.Home, d.Person.Address, reply)
+	deliver(t, d.Home, d.Person.Address, old)
 	if got, err := alice.Wait(ctx, c.ID); err != nil || got.Status != app.StatusAnswered {
 		t.Fatalf("wait: %+v %v", got, err)
 	}
@@ -46,11 +45,11 @@ func TestOldReplayRefused(t *testing.T) {
 	clk.Advance(61 * 24 * time.Hour)
 	// Fresh mail from the lamp is shown (and lets the app forget old
 	// Message-IDs).
-	deliver(t, mx, lamp.Addr, d.Person.Address, sealAt(t, lampID, alice, event("The door closed."), "", clk.Now()))
+	deliver(t, d.Home, d.Person.Address, sealAt(t, lampID, alice, event("The door closed."), "", clk.Now()))
 	waitEntries(t, alice, lamp.ID, "The door closed.", 1)
 
-	deliver(t, mx, lamp.Addr, d.Person.Address, reply)
-	deliver(t, mx, lamp.Addr, d.Person.Address, old)
+	deliver(t, d.Home, d.Person.Address, reply)
+	deliver(t, d.Home, d.Person.Address, old)
 	waitInboxEmpty(t, d)
 	if n := entries(t, alice, lamp.ID, "The door opened."); n != 1 {
 		t.Errorf("the old event is %d times in the history", n)

@@ -61,14 +61,27 @@ func (a *App) Users(ctx context.Context, thingID string) ([]wire.User, error) {
 	return c.Reply.Users, nil
 }
 
-// Revoke takes the thing away from a person (address or fingerprint).
+// Revoke takes the thing away from a person (address or fingerprint); for
+// a joiner waiting for confirmation it refuses him.
 func (a *App) Revoke(ctx context.Context, thingID, who string) error {
-	cmd := wire.Command{Name: "revoke", Args: []string{who}}
+	return a.aboutPerson(ctx, thingID, "revoke", who)
+}
+
+// Confirm lets in a joiner who waits for the owner (a "join-request" event,
+// a pending entry in Users): the thing could not verify that the address
+// is his, so only confirm someone you know paired just now.
+func (a *App) Confirm(ctx context.Context, thingID, who string) error {
+	return a.aboutPerson(ctx, thingID, "confirm", who)
+}
+
+// aboutPerson sends an owner command whose one argument names a person.
+func (a *App) aboutPerson(ctx context.Context, thingID, name, who string) error {
+	cmd := wire.Command{Name: name, Args: []string{who}}
 	if _, err := a.parseCanonical(cmd); err != nil {
-		return fmt.Errorf("revoke: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := a.do(ctx, thingID, cmd); err != nil {
-		return fmt.Errorf("revoke: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }

@@ -54,8 +54,11 @@ type Thing struct {
 	LocalName string `json:"local_name,omitempty"`
 	Kind      string `json:"kind,omitempty"`
 	// Role is what the thing granted us; RoleExpires its end (guests).
+	// Pending: the owner has yet to confirm us (the thing could not verify
+	// our address); until then it obeys nothing we send.
 	Role         wire.Role          `json:"role,omitempty"`
 	RoleExpires  time.Time          `json:"role_expires,omitzero"`
+	Pending      bool               `json:"pending,omitempty"`
 	Capabilities *wire.Capabilities `json:"caps,omitempty"`
 	// State is the last known state and StateTime when the thing said so.
 	State     wire.State `json:"state,omitempty"`

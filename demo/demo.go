@@ -141,7 +141,7 @@ func (d *Demo) startThing(ctx, runCtx context.Context, opts Options, kind, local
 		}
 	}
 	a, err := thing.Open(thing.Config{
-		DataDir: dir, Name: name, Kind: kind, Account: acct,
+		DataDir: dir, Name: name, Kind: kind, Account: acct, AuthservID: d.Home.Hostname(),
 		Driver: driver.Config{Tick: opts.Tick},
 		Rate:   opts.Rate, Burst: opts.Burst,
 		Watch:  transport.WatchOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: 2 * time.Second},

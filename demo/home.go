@@ -150,6 +150,14 @@ func freePorts(cfg *homenode.Config) {
 	}
 }
 
+// Hostname is the node's own name, the authserv-id of the
+// Authentication-Results it writes (thing.Config.AuthservID).
+func (h *Home) Hostname() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.cfg.Hostname
+}
+
 // SMTPAddr is the inbound (MX) listener, for other homes' mx maps.
 func (h *Home) SMTPAddr() string { return string(h.cfg.Listen.SMTP) }
 

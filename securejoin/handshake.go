@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/thingpost/thingpost/envelope"
@@ -179,7 +180,9 @@ func (a *Inviter) HandleRequestPubkey(ctx context.Context, raw []byte) (*Outgoin
 // send once the caller has recorded him. The checks are Delta Chat's: the
 // message is signed by exactly the key named in Secure-Join-Fingerprint, the
 // AUTH token is one we issued and still valid, our own key is gossiped to us
-// and we are in the protected To.
+// and we are in the protected To; and the joiner's key is not bound to our
+// own address. The token proves that the joiner got a code, not that the
+// address of his key is his: the caller checks that.
 func (a *Inviter) HandleRequestWithAuth(ctx context.Context, m *envelope.Message) (*Joined, *Outgoing, error) {
 	if m.Header.Get(HeaderStep) != StepRequestWithAuth {
 		return nil, nil, fmt.Errorf("vc-request-with-auth: %w", ErrNotHandshake)
@@ -187,6 +190,10 @@ func (a *Inviter) HandleRequestWithAuth(ctx context.Context, m *envelope.Message
 	fpr, err := keystore.ParseFingerprint(m.Header.Get(HeaderFingerprint))
 	if err != nil || fpr != m.Signer.Fingerprint() {
 		return nil, nil, fmt.Errorf("vc-request-with-auth: %w: Secure-Join-Fingerprint is not the signing key %s", ErrWrongKey, m.Signer.Fingerprint())
+	}
+	if strings.EqualFold(m.Signer.Addr(), a.Self.Addr()) {
+		// Mail "from us" must only ever be ours.
+		return nil, nil, fmt.Errorf("vc-request-with-auth: %w: the joiner's key is bound to our own address %s", ErrWrongKey, a.Self.Addr())
 	}
 	if !gossips(m.Gossip, a.Self.Public()) {
 		return nil, nil, fmt.Errorf("vc-request-with-auth: %w: our own key is not gossiped to us", ErrWrongKey)

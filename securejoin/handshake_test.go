@@ -186,6 +186,23 @@ func TestHandshakeRefusals(t *testing.T) {
 			t.Fatalf("got %v, want ErrWrongKey", err)
 		}
 	})
+	t.Run("request-with-auth binding our own address", func(t *testing.T) {
+		f := newInviter(t, true)
+		mallory := newIdentity(t, "Lamp@home.example")
+		j := NewJoiner(mallory, f.invite, nil)
+		first, _ := j.Start(ctx)
+		second, err := f.inv.HandleRequestPubkey(ctx, first.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		third, err := j.Handle(ctx, second.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.inv.HandleRequestWithAuth(ctx, openAtAlice(t, f, third.Raw)); !errors.Is(err, ErrWrongKey) {
+			t.Fatalf("got %v, want ErrWrongKey", err)
+		}
+	})
 	t.Run("request-with-auth without self-gossip", func(t *testing.T) {
 		f := newInviter(t, false)
 		d := &envelope.Draft{From: bob, To: []*keystore.PublicKey{f.alice.Public()}, Text: "Secure-Join: " + StepRequestWithAuth,

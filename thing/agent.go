@@ -52,6 +52,12 @@ type Config struct {
 	QuarantineKeep QuarantineLimits
 	// InviteTTL is how long an owner's invite code works (0: DefaultInviteTTL).
 	InviteTTL time.Duration
+	// AuthservID names the mail server whose Authentication-Results
+	// (RFC 8601) the thing trusts to say that a joiner sends from his
+	// address (its hostname on homenode); "" trusts none, and joiners
+	// through an owner's invite wait for the owner's confirmation. The
+	// server must remove incoming results in its name, as homenode does.
+	AuthservID string
 	// GuestCommands are the device commands guests may send; nil means
 	// all of them.
 	GuestCommands []string
@@ -514,23 +520,35 @@ func (a *Agent) pairing(ctx context.Context, m transport.Msg, step func() (*secu
 }
 
 // joined completes a Securejoin: the joiner proved the AUTH token, so he
-// gets the role the invite grants.
+// gets the role the invite grants. The token proves he got a code, not
+// that the address in his key is his: unless the mail server vouches for
+// it (see vouched), a joiner through an owner's invite waits for the
+// owner's confirmation without any rights.
 func (a *Agent) joined(ctx context.Context, m transport.Msg, msg *envelope.Message) (transport.Disposition, error) {
 	j, confirm, err := a.inviter.HandleRequestWithAuth(ctx, msg)
 	if err != nil {
 		return a.quarantine(m, "securejoin refused", err), nil
 	}
-	p, err := a.store.Grant(j.Token.Auth, j.Key, a.cfg.Now())
+	how := vouched(m.Raw, j.Key.Addr(), a.cfg.AuthservID)
+	p, err := a.store.Grant(j.Token.Auth, j.Key, a.cfg.Now(), how != "")
 	if errors.Is(err, ErrNotFound) {
 		return a.quarantine(m, "securejoin refused", fmt.Errorf("invite used or expired meanwhile")), nil
 	}
 	if err != nil {
 		return transport.Disposition{}, fmt.Errorf("grant: %w", err)
 	}
-	a.log.Info("paired", "addr", p.Addr, "fpr", p.Fingerprint, "role", p.Role)
+	text := a.welcome(p)
+	if p.Pending {
+		a.log.Warn("pairing waits for the owner", "addr", p.Addr, "fpr", p.Fingerprint, "role", p.Role, "reason", "address not verified by a trusted mail server")
+		if err := a.askOwner(ctx, p); err != nil {
+			return transport.Disposition{}, fmt.Errorf("ask owner: %w", err)
+		}
+		text = fmt.Sprintf("Hello! I am %s. My owner must confirm you before you can use me: my mail server could not check that %s is your address.", a.name(), p.Addr)
+	} else {
+		a.log.Info("paired", "addr", p.Addr, "fpr", p.Fingerprint, "role", p.Role, "verified", how)
+	}
 	// The role also goes in machine form, for the app.
-	welcome, err := a.seal(ctx, j.Key, "", nil, wire.Reply{OK: true, Text: a.welcome(p),
-		Users: []wire.User{{Addr: p.Addr, Fingerprint: p.Fingerprint, Role: p.Role, Expires: p.Expires}}})
+	welcome, err := a.seal(ctx, j.Key, "", nil, wire.Reply{OK: true, Text: text, Users: []wire.User{p.user()}})
 	if err != nil {
 		return transport.Disposition{}, err
 	}

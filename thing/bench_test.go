@@ -37,7 +37,7 @@ func BenchmarkCommandToSealedReply(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := a.Store().Grant(inv.Auth, owner.Public(), time.Now()); err != nil {
+	if _, err := a.Store().Grant(inv.Auth, owner.Public(), time.Now(), true); err != nil {
 		b.Fatal(err)
 	}
 	cmd := wire.Command{Name: "toggle"}

@@ -203,6 +203,8 @@ func (a *Agent) ownerCommand(ctx context.Context, cmd wire.Command) wire.Reply {
 		return wire.Reply{OK: true, Text: fmt.Sprintf("I am %s now.", a.cfg.Name), Command: &cmd}
 	case "invite":
 		return a.newInvite(cmd)
+	case "confirm":
+		return a.confirm(ctx, cmd)
 	}
 	return refuse(&cmd, wire.CodeUnknownCommand, "unknown command %q", cmd.Name)
 }
@@ -216,12 +218,15 @@ func (a *Agent) users(cmd wire.Command) wire.Reply {
 	r := wire.Reply{OK: true, Command: &cmd}
 	var lines []string
 	for _, p := range people {
-		r.Users = append(r.Users, wire.User{Addr: p.Addr, Fingerprint: p.Fingerprint, Role: p.Role, Expires: p.Expires})
+		r.Users = append(r.Users, p.user())
 		line := fmt.Sprintf("%s %s (%s)", p.Role, p.Addr, p.Fingerprint)
 		if !p.Expires.IsZero() {
 			line += " until " + p.Expires.UTC().Format(time.RFC3339)
 		}
 		lines = append(lines, line)
+	}
+	if lines, err = a.pendingUsers(&r, lines); err != nil {
+		return wire.Refusal(&cmd, err)
 	}
 	r.Text = "Users:\n" + strings.Join(lines, "\n")
 	return r

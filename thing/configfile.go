@@ -40,6 +40,7 @@ type File struct {
 	MaxSize       int64         `toml:"max_message_size"`
 	GuestCommands []string      `toml:"guest_commands"`
 	RatePerMinute int           `toml:"rate_per_minute"`
+	AuthservID    string        `toml:"authserv_id"`
 	Driver        driver.Config `toml:"device"`
 
 	// The quarantine keeps the newest refused messages within these.
@@ -113,6 +114,10 @@ func (f *File) config(dir string) (Config, error) {
 		InviteTTL:     f.InviteTTL,
 		GuestCommands: f.GuestCommands,
 		Rate:          f.RatePerMinute,
+		AuthservID:    f.AuthservID,
+	}
+	if err := CheckAuthservID(f.AuthservID); err != nil {
+		return Config{}, err
 	}
 	cfg.QuarantineKeep = QuarantineLimits{Messages: f.QuarantineMessages, Bytes: f.QuarantineBytes, Age: f.QuarantineAge}
 	if err := cfg.Driver.Check(f.Kind); err != nil {
@@ -166,6 +171,14 @@ max_message_size = 1048576
 # guest_commands = ["on", "off", "toggle", "set"]
 # Messages one person may send per minute.
 rate_per_minute = 30
+# The mail server whose Authentication-Results headers (RFC 8601) show that a
+# person pairing through an invite really sends from his address: a login
+# there, or a DKIM signature it checked. On homenode: its hostname. Name only
+# a server that removes incoming such headers in its name (homenode does; for
+# Postfix with OpenDKIM, set its AuthservID and RemoveARAll or RemoveARFrom).
+# Empty: every person pairing through an invite waits until the owner
+# sends "confirm ADDRESS".
+authserv_id = {{printf "%q" .AuthservID}}
 
 [mail]
 # IMAP and SMTP submission servers of the thing's mail account, host:port.

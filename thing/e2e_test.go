@@ -44,7 +44,9 @@ type home struct {
 	// tune, when set, changes the thing's configuration before it opens
 	// (its clock, its rate limit).
 	tune func(*thing.Config)
-	stop func()
+	// authservID is the thing's authserv_id: the node's hostname.
+	authservID string
+	stop       func()
 }
 
 func fastWatch() transport.WatchOptions {
@@ -67,7 +69,7 @@ func startHomeWith(t testing.TB, kind string, dev driver.Config) *home {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &home{t: t, ctx: ctx, node: node, acct: acct, dir: filepath.Join(dir, kind), log: testLogger(t), dev: dev}
+	h := &home{t: t, ctx: ctx, node: node, acct: acct, dir: filepath.Join(dir, kind), log: testLogger(t), dev: dev, authservID: node.Hostname()}
 	if _, err := thing.Init(h.dir, acct.Address, "Test "+kind); err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,8 @@ func startHomeWith(t testing.TB, kind string, dev driver.Config) *home {
 func (h *home) run(kind string) {
 	h.t.Helper()
 	cfg := thing.Config{DataDir: h.dir, Name: "Test " + kind, Kind: kind, Account: h.acct, Driver: h.dev, GuestCommands: h.guestCommands,
-		Processed: thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log}
+		AuthservID: h.authservID,
+		Processed:  thing.DefaultProcessed, Watch: fastWatch(), Logger: h.log}
 	if h.tune != nil {
 		h.tune(&cfg)
 	}

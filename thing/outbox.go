@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/thingpost/thingpost/envelope"
@@ -132,6 +133,23 @@ func (a *Agent) flush(ctx context.Context, sender *transport.Sender) bool {
 	return false
 }
 
+// sealEvent seals e to each of people.
+func (a *Agent) sealEvent(ctx context.Context, people []Person, e wire.Event) ([]outboxEntry, error) {
+	var out []outboxEntry
+	for _, p := range people {
+		k, err := a.keys.get(p.Key)
+		if err != nil {
+			return nil, fmt.Errorf("key of %s: %w", p.Addr, err)
+		}
+		m, err := a.sealMessage(ctx, k, "", nil, wire.Message{Version: wire.Version, Event: &e}, e.Text, nil)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
 // notify receives the device's events; it must not block the driver.
 func (a *Agent) notify(e wire.Event) {
 	select {
@@ -163,20 +181,9 @@ func (a *Agent) publish(ctx context.Context, e wire.Event) error {
 		return err
 	}
 	now := a.cfg.Now()
-	var out []outboxEntry
-	for _, p := range people {
-		if !p.Subscribed || !p.Active(now) {
-			continue
-		}
-		k, err := a.keys.get(p.Key)
-		if err != nil {
-			return fmt.Errorf("key of %s: %w", p.Addr, err)
-		}
-		m, err := a.sealMessage(ctx, k, "", nil, wire.Message{Version: wire.Version, Event: &e}, e.Text, nil)
-		if err != nil {
-			return err
-		}
-		out = append(out, m)
+	out, err := a.sealEvent(ctx, slices.DeleteFunc(people, func(p Person) bool { return !p.Subscribed || !p.Active(now) }), e)
+	if err != nil {
+		return err
 	}
 	if len(out) == 0 {
 		return nil

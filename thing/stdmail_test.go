@@ -244,7 +244,8 @@ func TestDeltaChatOnStandardMailServer(t *testing.T) {
 		t.Run(map[bool]string{true: "v3", false: "legacy"}[v3], func(t *testing.T) {
 			t.Parallel() // its own lamp, mailbox and Delta Chat core on the shared server
 			name := fmt.Sprintf("dc%v", v3)
-			h, lamp := startStdThing(t, srv, "lamp-"+name, newRecorder(testLogger(t).Handler()))
+			rec := newRecorder(testLogger(t).Handler())
+			h, lamp := startStdThing(t, srv, "lamp-"+name, rec)
 			dc := startDeltaChat(t, h.ctx)
 			alice := dc.account(srv.Account(stdUser(t, srv, "alice-"+name), transport.SecurityPlain))
 
@@ -258,6 +259,31 @@ func TestDeltaChatOnStandardMailServer(t *testing.T) {
 			waitFolders(t, srv, lamp, "handled mail in Processed", func(f map[string][]string) bool {
 				return len(f[thing.DefaultProcessed]) >= 3 && len(f["INBOX"]) == 0
 			})
+
+			// A guest: this Postfix writes no Authentication-Results the
+			// thing trusts, so he waits for the owner's confirmation.
+			m := dc.say(alice, chat, "invite guest 2h", "invite")
+			code := inviteURL.FindString(m.Text)
+			if !v3 {
+				code = strings.Replace(code, "&v=3", "", 1)
+			}
+			bobBox := stdUser(t, srv, "bob-"+name)
+			bob := dc.account(srv.Account(bobBox, transport.SecurityPlain))
+			mark := dc.c.Mark()
+			bobChat := dc.join(bob, code)
+			dc.await(bob, mark, "must confirm you", 30*time.Second)
+			dc.await(alice, mark, "confirm "+bobBox.Address, 30*time.Second)
+			dc.c.SendText(h.ctx, bob, bobChat, "off")
+			rec.waitLog(t, "quarantined", "unknown signer")
+			if !power(t, h.agent) {
+				t.Fatal("a waiting guest switched the lamp off")
+			}
+			mark = dc.c.Mark()
+			dc.say(alice, chat, "confirm "+bobBox.Address, "is guest now")
+			dc.await(bob, mark, "You are my guest", 30*time.Second)
+			if m := dc.say(bob, bobChat, "off", "off"); !m.ShowPadlock || power(t, h.agent) {
+				t.Fatalf("confirmed guest: %+v, power %v", m, power(t, h.agent))
+			}
 		})
 	}
 }

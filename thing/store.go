@@ -47,6 +47,10 @@ type Person struct {
 	// Expires ends a guest's access; zero means never.
 	Expires    time.Time `json:"expires,omitzero"`
 	Subscribed bool      `json:"subscribed"`
+	// Pending marks a joiner whose address the mail server did not vouch
+	// for: kept apart from the people, without any rights, until the
+	// owner confirms him.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Active reports whether the person may use the thing at now.
@@ -106,7 +110,7 @@ func OpenStore(path string) (*Store, error) {
 		return nil, fmt.Errorf("open thing store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketPeople, bucketTokens, bucketMeta, bucketJournal, bucketJournalOrder, bucketOutbox} {
+		for _, b := range [][]byte{bucketPeople, bucketTokens, bucketMeta, bucketJournal, bucketJournalOrder, bucketOutbox, bucketPending} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -160,10 +164,13 @@ func putJSON(b *bbolt.Bucket, key []byte, v any) error {
 }
 
 // People returns everyone the thing knows, including expired guests.
-func (s *Store) People() ([]Person, error) {
+func (s *Store) People() ([]Person, error) { return s.persons(bucketPeople) }
+
+// persons lists the people recorded in bucket.
+func (s *Store) persons(bucket []byte) ([]Person, error) {
 	var out []Person
 	err := s.db.View(func(tx *bbolt.Tx) error {
-		return eachJSON(tx.Bucket(bucketPeople), "person", func(_ []byte, p Person) error {
+		return eachJSON(tx.Bucket(bucket), "person", func(_ []byte, p Person) error {
 			out = append(out, p)
 			return nil
 		})
@@ -219,17 +226,22 @@ func deleteAddr(b *bbolt.Bucket, addr, keep string) error {
 	return nil
 }
 
-// RemovePerson forgets the person with this fingerprint or address.
+// RemovePerson forgets the person with this fingerprint or address, or
+// the pending joiner when no person matches.
 func (s *Store) RemovePerson(who string) (*Person, error) {
 	var removed *Person
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		b := tx.Bucket(bucketPeople)
-		return eachJSON(b, "person", func(_ []byte, p Person) error {
-			if removed == nil && (p.Addr == who || p.Fingerprint == who) {
-				removed = &p
+		for _, name := range [][]byte{bucketPeople, bucketPending} {
+			b := tx.Bucket(name)
+			var err error
+			if removed, err = findPerson(b, who); err != nil {
+				return err
 			}
-			return nil
-		})
+			if removed != nil {
+				return b.Delete([]byte(removed.Fingerprint))
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -237,10 +249,20 @@ func (s *Store) RemovePerson(who string) (*Person, error) {
 	if removed == nil {
 		return nil, ErrNotFound
 	}
-	err = s.db.Update(func(tx *bbolt.Tx) error {
-		return tx.Bucket(bucketPeople).Delete([]byte(removed.Fingerprint))
+	return removed, nil
+}
+
+// findPerson returns the first person in b with this address or
+// fingerprint, or nil.
+func findPerson(b *bbolt.Bucket, who string) (*Person, error) {
+	var found *Person
+	err := eachJSON(b, "person", func(_ []byte, p Person) error {
+		if found == nil && (p.Addr == who || p.Fingerprint == who) {
+			found = &p
+		}
+		return nil
 	})
-	return removed, err
+	return found, err
 }
 
 // hasOwner reports whether any owner is recorded.
@@ -305,8 +327,11 @@ func (t *Token) usable(now time.Time, owned bool) bool {
 
 // Grant makes the joiner of auth a person with the role the token grants,
 // and uses the token up, in one transaction: two joiners racing for one
-// invite cannot both get in. It returns the person as recorded.
-func (s *Store) Grant(auth string, key *keystore.PublicKey, now time.Time) (*Person, error) {
+// invite cannot both get in. It returns the person as recorded. A joiner
+// whose address is not verified and who binds it to a new key through an
+// owner's invite is recorded as pending instead (Person.Pending), outside
+// the people; the holder of the factory code is the owner by definition.
+func (s *Store) Grant(auth string, key *keystore.PublicKey, now time.Time, verified bool) (*Person, error) {
 	var granted *Person
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		tb := tx.Bucket(bucketTokens)
@@ -338,15 +363,29 @@ func (s *Store) Grant(auth string, key *keystore.PublicKey, now time.Time) (*Per
 		pb := tx.Bucket(bucketPeople)
 		// Someone who already is owner keeps the role if he joins again.
 		var old Person
-		if ok, err := getJSON(pb, []byte(p.Fingerprint), &old); err != nil {
+		known, err := getJSON(pb, []byte(p.Fingerprint), &old)
+		if err != nil {
 			return err
-		} else if ok && old.Role == wire.RoleOwner {
+		}
+		if known && old.Role == wire.RoleOwner {
 			p.Role, p.Expires, p.Since = wire.RoleOwner, time.Time{}, old.Since
+		}
+		// A key already on the list binds no new address.
+		p.Pending = !verified && !t.Factory && !(known && old.Addr == p.Addr)
+		granted = &p
+		if p.Pending {
+			if err := deleteAddr(tx.Bucket(bucketPending), p.Addr, p.Fingerprint); err != nil {
+				return err
+			}
+			return putJSON(tx.Bucket(bucketPending), []byte(p.Fingerprint), p)
+		}
+		// Verified: whoever claimed the address before waits no more.
+		if err := deleteAddr(tx.Bucket(bucketPending), p.Addr, ""); err != nil {
+			return err
 		}
 		if err := deleteAddr(pb, p.Addr, p.Fingerprint); err != nil {
 			return err
 		}
-		granted = &p
 		return putJSON(pb, []byte(p.Fingerprint), p)
 	})
 	return granted, err

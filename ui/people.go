@@ -69,6 +69,9 @@ func (p *peopleView) show(users []wire.User) {
 			who += " (you)"
 		}
 		role := roleText(usr.Role, usr.Expires)
+		if usr.Pending {
+			role = "waits for you: the thing could not check that the address is theirs · " + role
+		}
 		row := container.NewBorder(nil, nil, nil, nil,
 			container.New(&tightVBox{}, widget.NewLabelWithStyle(who, fyne.TextAlignLeading, fyne.TextStyle{Bold: true}),
 				hint(role+" · key "+shortFingerprint(usr.Fingerprint))))
@@ -76,7 +79,12 @@ func (p *peopleView) show(users []wire.User) {
 			fpr, addr := usr.Fingerprint, usr.Addr
 			revoke := widget.NewButton("Revoke", func() { p.revoke(addr, fpr) })
 			revoke.Importance = widget.DangerImportance
-			row = container.NewBorder(nil, nil, nil, container.NewCenter(revoke), row)
+			buttons := container.NewHBox(revoke)
+			if usr.Pending {
+				revoke.SetText("Refuse")
+				buttons.Add(widget.NewButton("Confirm", func() { p.confirm(addr, fpr) }))
+			}
+			row = container.NewBorder(nil, nil, nil, container.NewCenter(buttons), row)
 		}
 		p.list.Add(row)
 	}
@@ -87,18 +95,29 @@ func (p *peopleView) show(users []wire.User) {
 }
 
 func (p *peopleView) revoke(addr, fpr string) {
-	dialog.ShowConfirm("Revoke "+addr+"?", "The thing will no longer obey "+addr+" or tell them anything.", func(ok bool) {
+	p.ask("Revoke "+addr+"?", "The thing will no longer obey "+addr+" or tell them anything.", "Revoke", addr+" was revoked.",
+		func(ctx context.Context) error { return p.u.core.Revoke(ctx, p.id, fpr) })
+}
+
+// confirm lets in a joiner who waits for the owner.
+func (p *peopleView) confirm(addr, fpr string) {
+	p.ask("Let "+addr+" in?", "Confirm only if you know that "+addr+" paired just now: the thing could not check that this address is theirs.",
+		"Confirm", addr+" may use the thing now.", func(ctx context.Context) error { return p.u.core.Confirm(ctx, p.id, fpr) })
+}
+
+// ask runs an owner's action on one person once he agrees, then shows the
+// list again.
+func (p *peopleView) ask(title, text, what, done string, act func(context.Context) error) {
+	dialog.ShowConfirm(title, text, func(ok bool) {
 		if !ok {
 			return
 		}
-		p.u.background(func(ctx context.Context) error {
-			return p.u.core.Revoke(ctx, p.id, fpr)
-		}, func(err error) {
+		p.u.background(act, func(err error) {
 			if err != nil {
-				p.u.notifyError("Revoke", err)
+				p.u.notifyError(what, err)
 				return
 			}
-			p.u.showToast(addr + " was revoked.")
+			p.u.showToast(done)
 			p.reload()
 		})
 	}, p.u.win)

@@ -104,7 +104,7 @@ const (
 	// help, describe, status, subscribe, unsubscribe, leave.
 	ClassAgent
 	// ClassOwner commands manage who may use the thing (users, invite,
-	// role, revoke) and its name (rename).
+	// confirm, role, revoke) and its name (rename).
 	ClassOwner
 )
 
@@ -146,7 +146,7 @@ func Builtins() []string {
 	return []string{
 		"on", "off", "toggle", "set", "lock", "unlock",
 		"status", "describe", "help", "subscribe", "unsubscribe", "leave",
-		"users", "invite", "role", "revoke", "rename",
+		"users", "invite", "confirm", "role", "revoke", "rename",
 	}
 }
 
@@ -170,7 +170,9 @@ func builtin(name string) (builtinSpec, bool) {
 	case "users":
 		return builtinSpec{ClassOwner, name, "", parseNoArgs}, true
 	case "revoke":
-		return builtinSpec{ClassOwner, "revoke ADDRESS|FINGERPRINT", "revoke alice@example.org", parseRevoke}, true
+		return builtinSpec{ClassOwner, "revoke ADDRESS|FINGERPRINT", "revoke alice@example.org", parseWhoOnly}, true
+	case "confirm":
+		return builtinSpec{ClassOwner, "confirm ADDRESS|FINGERPRINT", "confirm alice@example.org", parseWhoOnly}, true
 	case "role":
 		return builtinSpec{ClassOwner, "role ADDRESS|FINGERPRINT member|guest [EXPIRY]", "role alice@example.org guest 2h", parseRole}, true
 	case "rename":
@@ -388,7 +390,7 @@ func parseGeneric(name string, args []string) ([]string, error) {
 	return out, nil
 }
 
-func parseRevoke(name string, args []string) ([]string, error) {
+func parseWhoOnly(name string, args []string) ([]string, error) {
 	who, rest, err := parseWho(args)
 	if err != nil {
 		return nil, err

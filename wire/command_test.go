@@ -58,6 +58,7 @@ func TestParseCommand(t *testing.T) {
 		{"users", cmd("users")},
 		{"revoke Alice@Example.ORG", cmd("revoke", "alice@example.org")},
 		{"revoke <bob@example.org>", cmd("revoke", "bob@example.org")},
+		{"Confirm Carol@Example.ORG", cmd("confirm", "carol@example.org")},
 		{"revoke " + strings.ToLower(fpr), cmd("revoke", fpr)},
 		{"revoke 0123 4567 89AB CDEF 0123 4567 89ab cdef 0123 4567", cmd("revoke", fpr)},
 		{"role alice@example.org member", cmd("role", "alice@example.org", "member")},
@@ -127,6 +128,7 @@ func TestParseCommandErrors(t *testing.T) {
 		{"revoke a b@example.org", ErrBadCommand, `"a" is neither...`},
 		{"revoke alice@example.org bob@example.org", ErrBadCommand, "usage: revoke ADDRESS|FINGERPRINT..."},
 		{"revoke 0123456789", ErrBadCommand, `"0123456789" is neither...`},
+		{"confirm", ErrBadCommand, "say whom: an email address or a key fingerprint"},
 		{"role alice@example.org", ErrBadCommand, "usage: role ADDRESS|FINGERPRINT member|guest [EXPIRY]..."},
 		{"role alice@example.org owner", ErrBadCommand, `role must be member or guest, not "owner"`},
 		{"role alice@example.org guest soon", ErrBadCommand, `"soon" is not an expiry like 30m, 2h or 7d (at most 366 days)`},
@@ -196,7 +198,7 @@ func TestClass(t *testing.T) {
 		"status": ClassAgent, "help": ClassAgent, "describe": ClassAgent,
 		"subscribe": ClassAgent, "unsubscribe": ClassAgent, "leave": ClassAgent,
 		"users": ClassOwner, "revoke": ClassOwner, "role": ClassOwner,
-		"rename": ClassOwner, "invite": ClassOwner,
+		"rename": ClassOwner, "invite": ClassOwner, "confirm": ClassOwner,
 	}
 	for name, c := range want {
 		if got := cmd(name).Class(); got != c {

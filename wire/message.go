@@ -137,6 +137,9 @@ type User struct {
 	Fingerprint string    `json:"fpr"` // 40 upper-case hex digits
 	Role        Role      `json:"role"`
 	Expires     time.Time `json:"expires,omitzero"` // when the role ends; zero: never
+	// Pending: a joiner waiting for the owner's "confirm" (his address was
+	// not verified); he has no rights yet.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Invite is a fresh invitation code, in the answer to "invite".

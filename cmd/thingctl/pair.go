@@ -1,6 +1,6 @@
 package main
 
-// Pairing and the people of a thing: pair, invite, users, revoke.
+// Pairing and the people of a thing: pair, invite, users, confirm, revoke.
 
 import (
 	"context"
@@ -42,6 +42,10 @@ func cmdPair(ctx context.Context, g *globals, c *cli.Call) error {
 	}
 	if *asJSON {
 		return g.printJSON(th)
+	}
+	if th.Pending {
+		fmt.Fprintf(g.stdout, "paired with %s <%s>; it waits for its owner to confirm you as %s (it could not verify your address); key %s\n", th.DisplayName(), th.Addr, th.Role, th.ID)
+		return nil
 	}
 	fmt.Fprintf(g.stdout, "paired with %s <%s>, a %s; you are its %s; key %s\n", th.DisplayName(), th.Addr, th.Kind, th.Role, th.ID)
 	return nil
@@ -85,8 +89,21 @@ func cmdUsers(ctx context.Context, g *globals, c *cli.Call) error {
 			if !u.Expires.IsZero() {
 				until = " until " + u.Expires.Local().Format(time.DateTime)
 			}
+			if u.Pending {
+				until += " (waits for confirm or revoke)"
+			}
 			fmt.Fprintf(g.stdout, "%s\t%s\t%s%s\n", u.Role, u.Addr, u.Fingerprint, until)
 		}
+		return nil
+	})
+}
+
+func cmdConfirm(ctx context.Context, g *globals, c *cli.Call) error {
+	return g.withThing(ctx, c, 2, 2, true, func(a *app.App, th app.Thing) error {
+		if err := a.Confirm(ctx, th.ID, c.Arg(1)); err != nil {
+			return err
+		}
+		fmt.Fprintf(g.stdout, "%s may use %s now\n", c.Arg(1), th.DisplayName())
 		return nil
 	})
 }

@@ -66,6 +66,7 @@ func cmdInit(ctx context.Context, c *cli.Call) error {
 	user := fs.String("user", "", "login name (default: the address)")
 	pwStdin := fs.Bool("password-stdin", false, "read the account password from the first line of stdin")
 	pin := fs.String("pin", "", "SHA-256 fingerprint of the server certificate (self-signed home node)")
+	authserv := fs.String("authserv-id", "", "the mail server whose Authentication-Results vouch for a joiner's address (on homenode: its hostname); empty: the owner confirms each invited joiner")
 	noCheck := fs.Bool("no-check", false, "write the configuration without logging in to the servers first")
 	if err := c.Parse(0, 0); err != nil {
 		return err
@@ -81,11 +82,14 @@ func cmdInit(ctx context.Context, c *cli.Call) error {
 		}
 		password = strings.TrimRight(line, "\r\n")
 	}
-	f := &thing.File{Name: *name, Kind: *kind, Addr: *addr, Processed: thing.DefaultProcessed, Quarantine: thing.DefaultQuarantine}
+	f := &thing.File{Name: *name, Kind: *kind, Addr: *addr, Processed: thing.DefaultProcessed, Quarantine: thing.DefaultQuarantine, AuthservID: *authserv}
 	f.Mail.IMAP, f.Mail.SMTP, f.Mail.Security, f.Mail.User, f.Mail.Password, f.Mail.PinSHA256 = *imap, *smtp, *security, *user, password, *pin
 	acct, err := f.Account()
 	if err != nil {
 		return err
+	}
+	if err := thing.CheckAuthservID(*authserv); err != nil {
+		return cli.Usagef("--authserv-id: %v", err)
 	}
 	if *kind != "exec" {
 		if err := (&driver.Config{}).Check(*kind); err != nil {

@@ -26,6 +26,8 @@ type MXOptions struct {
 	Spool *spool.Spool
 	// Rate limits the mail one client and one sender at one client send.
 	Rate RateLimits
+	// LookupTXT finds DKIM keys (nil: DNS).
+	LookupTXT func(domain string) ([]string, error)
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -61,6 +63,7 @@ func NewMX(store Store, opts MXOptions) *Server {
 	if s.rate, err = newRateLimiter(opts.Rate); err != nil && s.initErr == nil {
 		s.initErr = err
 	}
+	s.lookupTXT = opts.LookupTXT
 	return s
 }
 

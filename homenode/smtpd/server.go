@@ -77,6 +77,9 @@ type Server struct {
 	auth       Authenticator // submission only
 	queue      Enqueuer      // submission only; nil refuses other domains
 
+	// lookupTXT finds DKIM keys at the MX (nil: DNS).
+	lookupTXT func(domain string) ([]string, error)
+
 	mu        sync.Mutex
 	closing   bool
 	listeners []net.Listener

@@ -269,6 +269,7 @@ func (sess *session) Data(r io.Reader) error {
 		sess.refuse("message refused", sess.from, "mail loop")
 		return errTooManyHops
 	}
+	msg = sess.authResults(msg)
 	if s.submission {
 		err = sess.submit(msg)
 	} else {
