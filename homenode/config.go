@@ -422,9 +422,15 @@ func (c *Config) validateLimits() error {
 	if c.Spool.Disk < 0 || c.Spool.Memory < 0 {
 		return badKey("spool", "disk and memory must be positive")
 	}
-	c.Spool.Disk = cmp.Or(c.Spool.Disk, 4*c.MaxMessageSize)
-	c.Spool.Memory = cmp.Or(c.Spool.Memory, c.MaxMessageSize)
+	c.Spool = c.Spool.withDefaults(c.MaxMessageSize)
 	return c.SMTPLimits.validate()
+}
+
+// withDefaults fills in the budgets not set, for messages up to maxSize.
+func (s SpoolLimits) withDefaults(maxSize Size) SpoolLimits {
+	s.Disk = cmp.Or(s.Disk, 4*maxSize)
+	s.Memory = cmp.Or(s.Memory, maxSize)
+	return s
 }
 
 // validate fills in the default SMTP limits.

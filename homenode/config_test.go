@@ -452,3 +452,39 @@ max_message_size = "1MiB"
 		t.Errorf("default limits = %+v", got)
 	}
 }
+
+// TestSMTPLimitsRender: [smtp_limits] and [spool] survive RenderConfig, set
+// values and filled-in defaults alike.
+func TestSMTPLimitsRender(t *testing.T) {
+	text := goodConfig + `
+[smtp_limits]
+max_connections = 40
+mx_per_sender_burst = 7
+
+[spool]
+disk = "64MiB"
+`
+	cfg, err := ParseConfig("x.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir = "/d"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.SMTPLimits.MaxConnections != 40 || cfg.SMTPLimits.MXPerSenderBurst != 7 || cfg.SMTPLimits.MaxConnectionsPerClient != 10 ||
+		cfg.Spool.Disk != 64<<20 || cfg.Spool.Memory != cfg.MaxMessageSize {
+		t.Fatalf("parsed %+v, spool %+v", cfg.SMTPLimits, cfg.Spool)
+	}
+	again, err := ParseConfig("y.toml", RenderConfig(cfg))
+	if err != nil {
+		t.Fatalf("rendered config does not parse: %v\n%s", err, RenderConfig(cfg))
+	}
+	again.Dir = "/d"
+	if err := again.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if again.SMTPLimits != cfg.SMTPLimits || again.Spool != cfg.Spool {
+		t.Errorf("after RenderConfig: %+v, spool %+v; want %+v, spool %+v", again.SMTPLimits, again.Spool, cfg.SMTPLimits, cfg.Spool)
+	}
+}

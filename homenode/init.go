@@ -2,6 +2,7 @@ package homenode
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -267,10 +268,55 @@ func RenderConfig(cfg *Config) []byte {
 	} else {
 		b.WriteString(configSmarthostExample)
 	}
+	renderSMTPLimits(&b, cfg)
 	b.WriteString(renderIMAPLimits(cfg.IMAP))
 	renderQuota(&b, cfg.Quota)
 	return b.Bytes()
 }
+
+// renderSMTPLimits writes the [smtp_limits] and [spool] tables, with the
+// defaults for what cfg leaves unset.
+func renderSMTPLimits(b *bytes.Buffer, cfg *Config) {
+	l := cfg.SMTPLimits
+	_ = l.validate() // fills in the defaults; LoadConfig reports bad values
+	sp := cfg.Spool.withDefaults(cmp.Or(cfg.MaxMessageSize, DefaultMaxMessageSize))
+	fmt.Fprintf(b, configSMTPLimits, l.MaxConnections, l.MaxConnectionsPerClient, l.MXPerClientPerHour,
+		l.MXPerClientBurst, l.MXPerSenderPerHour, l.MXPerSenderBurst, int64(sp.Disk), int64(sp.Memory))
+}
+
+const configSMTPLimits = `
+# [smtp_limits]: what one client may take of each SMTP listener.
+#   max_connections: connections held at once per listener, counted from
+#     accept; more are answered "421 4.7.0 Too many connections".
+#   max_connections_per_client: of those, from one IPv4 address or IPv6 /64
+#     (on plain loopback listeners only the total applies).
+#   mx_per_client_per_hour, mx_per_client_burst: recipients one client may
+#     send to through the MX (a token bucket); more get 451 4.7.1.
+#   mx_per_sender_per_hour, mx_per_sender_burst: the same per envelope
+#     sender at one client, so mail in someone's name from elsewhere never
+#     spends that sender's budget.
+# Fixed, not set here: a connection is closed 5 minutes after it opened or
+# after its last accepted message, whatever it sends meanwhile, and after an
+# hour in any case; a DATA transfer gets a minute plus a second per 32 KiB.
+[smtp_limits]
+max_connections = %d
+max_connections_per_client = %d
+mx_per_client_per_hour = %d
+mx_per_client_burst = %d
+mx_per_sender_per_hour = %d
+mx_per_sender_burst = %d
+
+# [spool]: message bodies in transfer (SMTP DATA, IMAP APPEND) wait on disk
+# in DIR/spool, not in memory.
+#   disk: bytes all bodies in transfer may hold there (default 4 x
+#     max_message_size); when full, senders get 452 / NO [UNAVAILABLE] and
+#     try again later.
+#   memory: bytes of bodies loaded at once to be stored (default
+#     max_message_size).
+[spool]
+disk = %d
+memory = %d
+`
 
 // renderQuota writes the [quota] table; sizes of 0 (no limit) are left
 // out, since a size in the file must be positive.
