@@ -7,6 +7,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/thingpost/thingpost/homenode/mailstore"
+	"github.com/thingpost/thingpost/homenode/spool"
 	"github.com/thingpost/thingpost/internal/testutil"
 )
 
@@ -39,5 +40,26 @@ func TestQuotaResponses(t *testing.T) {
 	}
 	if err := testutil.IMAPAppend(e.login(bob, nil), "INBOX", msg); testutil.IMAPCode(err) != imap.ResponseCodeTooBig {
 		t.Errorf("APPEND over bob's message size: %v, want NO [TOOBIG]", err)
+	}
+}
+
+// TestAppendOverQuotaTakesNoSpool: an APPEND that cannot fit the account is
+// refused before its literal takes spool room, so it says OVERQUOTA even
+// when the spool could not hold it either, and leaves the spool empty.
+func TestAppendOverQuotaTakesNoSpool(t *testing.T) {
+	sp := newSpool(t, spool.Limits{Disk: 64 << 10, Memory: 1 << 20})
+	e := newEnv(t, Options{AllowInsecureAuth: true, Spool: sp})
+	e.store.SetLimits(mailstore.Limits{Default: mailstore.Quota{Bytes: 100 << 10}})
+	c := e.login(alice, nil)
+	msg := []byte("Subject: x\r\n\r\n" + strings.Repeat("x", 200<<10) + "\r\n")
+	if err := testutil.IMAPAppend(c, "INBOX", msg); testutil.IMAPCode(err) != imap.ResponseCodeOverQuota {
+		t.Fatalf("APPEND over quota and over the spool: %v, want NO [OVERQUOTA]", err)
+	}
+	if n := sp.OnDisk(); n != 0 {
+		t.Errorf("the refused literal holds %d bytes of spool", n)
+	}
+	small := []byte("Subject: y\r\n\r\nhi\r\n")
+	if err := testutil.IMAPAppend(c, "INBOX", small); err != nil {
+		t.Fatalf("a message that fits: %v", err)
 	}
 }

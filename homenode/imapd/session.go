@@ -264,8 +264,14 @@ func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.App
 	_ = s.netConn.SetReadDeadline(time.Now().Add(s.srv.literalDeadline(r.Size())))
 	// imapserver has refused a size over AppendLimit with NO [TOOBIG]
 	// before the continuation: the literal cannot exceed r.Size().
-	body, err := s.srv.opts.Spool.Receive(r, r.Size())
-	if errors.Is(err, spool.ErrFull) {
+	// A message that cannot fit the account is refused before it takes
+	// spool room; the store checks again when it is stored.
+	err := s.srv.store.CheckQuota(s.ctx, s.user, r.Size())
+	var body *spool.Body
+	if err == nil {
+		body, err = s.srv.opts.Spool.Receive(r, r.Size())
+	}
+	if errors.Is(err, spool.ErrFull) || quotaErr(err) != nil {
 		s.srv.log.Warn("imap APPEND refused", "remote", s.remote.String(), "user", s.user, "size", r.Size(), "err", err)
 		// The rest is read here, within the deadline, so that a client
 		// that stalls now is cut off too.
