@@ -411,14 +411,7 @@ min_free_disk = "1GiB"
 bytes = "16MiB"
 max_message_size = "1MiB"
 `
-	cfg, err := ParseConfig("x.toml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Dir = "/d"
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg := validConfig(t, []byte(text))
 	want := mailstore.Limits{
 		Default:     mailstore.Quota{Bytes: 100 << 20, Messages: 5000},
 		Accounts:    map[string]mailstore.Quota{"lamp@home.test": {Bytes: 16 << 20, Messages: 5000, MaxMessageSize: 1 << 20}},
@@ -427,27 +420,13 @@ max_message_size = "1MiB"
 	if got := cfg.StoreLimits(); !reflect.DeepEqual(got, want) {
 		t.Errorf("StoreLimits = %+v, want %+v", got, want)
 	}
-	again, err := ParseConfig("y.toml", RenderConfig(cfg))
-	if err != nil {
-		t.Fatalf("rendered config does not parse: %v\n%s", err, RenderConfig(cfg))
-	}
-	again.Dir = "/d"
-	if err := again.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	again := validConfig(t, RenderConfig(cfg))
 	if got := again.StoreLimits(); !reflect.DeepEqual(got, want) {
 		t.Errorf("StoreLimits after RenderConfig = %+v, want %+v", got, want)
 	}
 
 	// Without [quota]: the defaults.
-	cfg, err = ParseConfig("x.toml", []byte(goodConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Dir = "/d"
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
+	cfg = validConfig(t, []byte(goodConfig))
 	if got := cfg.StoreLimits(); got.Default.Bytes != DefaultQuota || got.MinFreeDisk != DefaultMinFreeDisk || got.StoreBytes != 0 {
 		t.Errorf("default limits = %+v", got)
 	}
@@ -464,27 +443,27 @@ mx_per_sender_burst = 7
 [spool]
 disk = "64MiB"
 `
-	cfg, err := ParseConfig("x.toml", []byte(text))
+	cfg := validConfig(t, []byte(text))
+	if cfg.SMTPLimits.MaxConnections != 40 || cfg.SMTPLimits.MXPerSenderBurst != 7 || cfg.SMTPLimits.MaxConnectionsPerClient != 10 ||
+		cfg.Spool.Disk != 64<<20 || cfg.Spool.Memory != cfg.MaxMessageSize {
+		t.Fatalf("parsed %+v, spool %+v", cfg.SMTPLimits, cfg.Spool)
+	}
+	again := validConfig(t, RenderConfig(cfg))
+	if again.SMTPLimits != cfg.SMTPLimits || again.Spool != cfg.Spool {
+		t.Errorf("after RenderConfig: %+v, spool %+v; want %+v, spool %+v", again.SMTPLimits, again.Spool, cfg.SMTPLimits, cfg.Spool)
+	}
+}
+
+// validConfig parses and validates a config file's text (with Dir /d).
+func validConfig(t *testing.T, text []byte) *Config {
+	t.Helper()
+	cfg, err := ParseConfig("x.toml", text)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, text)
 	}
 	cfg.Dir = "/d"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SMTPLimits.MaxConnections != 40 || cfg.SMTPLimits.MXPerSenderBurst != 7 || cfg.SMTPLimits.MaxConnectionsPerClient != 10 ||
-		cfg.Spool.Disk != 64<<20 || cfg.Spool.Memory != cfg.MaxMessageSize {
-		t.Fatalf("parsed %+v, spool %+v", cfg.SMTPLimits, cfg.Spool)
-	}
-	again, err := ParseConfig("y.toml", RenderConfig(cfg))
-	if err != nil {
-		t.Fatalf("rendered config does not parse: %v\n%s", err, RenderConfig(cfg))
-	}
-	again.Dir = "/d"
-	if err := again.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	if again.SMTPLimits != cfg.SMTPLimits || again.Spool != cfg.Spool {
-		t.Errorf("after RenderConfig: %+v, spool %+v; want %+v, spool %+v", again.SMTPLimits, again.Spool, cfg.SMTPLimits, cfg.Spool)
-	}
+	return cfg
 }
