@@ -17,6 +17,7 @@ import (
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/internal/qr"
+	"github.com/thingpost/thingpost/wire"
 )
 
 // TestLockEventsAndRefusal: an event from a thing becomes a notification
@@ -304,6 +305,23 @@ func TestOwnerTools(t *testing.T) {
 	if !strings.Contains(h.texts(), "owner") {
 		t.Errorf("people: %s", h.texts())
 	}
+	// A joiner the thing could not vouch for waits for the owner: his row
+	// says so and offers Confirm and Refuse (rendered from a list as the
+	// thing sends it; TestConfirmJoiner in app runs the real handshake).
+	me, _, _ := u.core.Profile()
+	if fyne.CurrentDevice().IsMobile() {
+		h.w.Resize(fyne.NewSize(360, 800))
+	}
+	u.open.people.show([]wire.User{
+		{Addr: me.Addr, Fingerprint: me.Fingerprint, Role: wire.RoleOwner},
+		{Addr: "carol@far.example", Fingerprint: strings.Repeat("AB12", 10), Role: wire.RoleGuest, Expires: time.Now().Add(2 * time.Hour), Pending: true},
+	})
+	h.loop.drain()
+	if len(h.buttons("Confirm")) != 1 || len(h.buttons("Refuse")) != 1 || !strings.Contains(h.texts(), "waits for you") {
+		t.Errorf("a pending joiner's row: %s", h.texts())
+	}
+	h.scrollTo(u.open.people.box)
+	h.snapshot("people-pending")
 
 	h.tap(h.button("Invite someone"))
 	h.tap(h.overlayButton("Get a code"))

@@ -132,6 +132,32 @@ func (h *harness) title() string {
 
 // visit calls f for every visible object of the page shown, widgets'
 // renderer objects included.
+// scrollTo scrolls the scroll container that holds o so that o is at its
+// top, for a snapshot of a section below the fold.
+func (h *harness) scrollTo(o fyne.CanvasObject) {
+	h.t.Helper()
+	found := false
+	visit(h.content(), func(x fyne.CanvasObject) {
+		sc, ok := x.(*container.Scroll)
+		if !ok || found {
+			return
+		}
+		visit(sc.Content, func(y fyne.CanvasObject) {
+			if y == o {
+				found = true
+			}
+		})
+		if found {
+			sc.Offset = fyne.NewPos(0, o.Position().Y)
+			sc.Refresh()
+		}
+	})
+	if !found {
+		h.t.Fatal("no scroll container holds the object")
+	}
+	h.loop.drain()
+}
+
 func visit(o fyne.CanvasObject, f func(fyne.CanvasObject)) {
 	if o == nil || !o.Visible() {
 		return
