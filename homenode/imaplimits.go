@@ -2,11 +2,8 @@ package homenode
 
 import (
 	"fmt"
-	"net"
 	"strconv"
 	"time"
-
-	"github.com/thingpost/thingpost/homenode/connlimit"
 )
 
 // IMAPLimits is the [imap] section: what one client may hold of the IMAP
@@ -37,10 +34,6 @@ const (
 // unauthenticated connections.
 const maxLoginTimeout = 10 * time.Minute
 
-// imapRefusal is the line connlimit writes to a refused plain or STARTTLS
-// IMAP connection (RFC 9051 allows BYE as the greeting).
-const imapRefusal = "* BYE Too many connections\r\n"
-
 // withDefaults fills in the zero values.
 func (l IMAPLimits) withDefaults() IMAPLimits {
 	if l.MaxConnections == 0 {
@@ -70,20 +63,6 @@ func (c *Config) validateIMAPLimits() error {
 	return nil
 }
 
-// limitIMAP caps an IMAP listener's connections, below TLS on an
-// implicit-TLS listener, whose clients get no refusal line.
-func (n *Node) limitIMAP(spec ListenerSpec, l net.Listener) (net.Listener, error) {
-	lim := connlimit.Limits{Total: n.cfg.IMAP.MaxConnections, PerClient: n.cfg.IMAP.MaxConnectionsPerClient}
-	if !spec.ImplicitTLS {
-		lim.Refusal = imapRefusal
-	}
-	cl, err := connlimit.Listen(l, lim, n.log.With("role", "imap", "listener", spec.Name))
-	if err != nil {
-		return nil, fmt.Errorf("listen.%s: %w", spec.Name, err)
-	}
-	return cl, nil
-}
-
 // renderIMAPLimits is the [imap] section of the config file.
 func renderIMAPLimits(l IMAPLimits) string {
 	l = l.withDefaults()
@@ -94,7 +73,8 @@ const configIMAPLimits = `
 # [imap]: what one client may hold of each IMAP listener.
 #   max_connections: connections held at once per listener; more are refused
 #     ("* BYE Too many connections", or a closed socket on imaps).
-#   max_connections_per_client: of those, from one IPv4 address or IPv6 /64.
+#   max_connections_per_client: of those, from one IPv4 address or IPv6 /64
+#     (on plain loopback listeners only the total applies).
 #     Things on this machine all connect from 127.0.0.1, each keeping one IDLE
 #     connection open and a short one now and then: the default 40 leaves room
 #     for about 30 of them; raise it (and max_connections) for more.

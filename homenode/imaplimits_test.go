@@ -51,46 +51,57 @@ func imapGreeting(t *testing.T, addr, src string, implicitTLS bool) string {
 }
 
 // Attack 10: one IP opens connection after connection. With the default
-// caps it gets its share of the plain IMAP listener and no more, and
-// another IP still gets in.
+// caps it gets its share of the imaps listener and no more (a closed
+// socket: the cap sits below TLS), and another IP still gets in.
 func TestIMAPOneClientCannotTakeAllSlots(t *testing.T) {
 	n := startNode(t, testNode(t))
-	addr := n.Addr("plain_imap").String()
+	addr := n.Addr("imaps").String()
 	for i := range DefaultIMAPMaxConnectionsPerClient {
-		if g := imapGreeting(t, addr, "127.0.0.1", false); !strings.HasPrefix(g, "* OK") {
+		if g := imapGreeting(t, addr, "127.0.0.1", true); !strings.HasPrefix(g, "* OK") {
 			t.Fatalf("connection %d from 127.0.0.1: %q, want a greeting", i+1, g)
 		}
 	}
-	if g := imapGreeting(t, addr, "127.0.0.1", false); g != imapRefusal {
-		t.Fatalf("connection %d from 127.0.0.1: %q, want %q", DefaultIMAPMaxConnectionsPerClient+1, g, imapRefusal)
+	if g := imapGreeting(t, addr, "127.0.0.1", true); g != "" {
+		t.Fatalf("connection %d from 127.0.0.1: %q, want a closed socket", DefaultIMAPMaxConnectionsPerClient+1, g)
 	}
-	if g := imapGreeting(t, addr, "127.0.0.2", false); !strings.HasPrefix(g, "* OK") {
+	if g := imapGreeting(t, addr, "127.0.0.2", true); !strings.HasPrefix(g, "* OK") {
 		t.Fatalf("127.0.0.2 while 127.0.0.1 holds its share: %q, want a greeting", g)
 	}
 }
 
-// The total cap and the per-client cap on a plain and an implicit-TLS
-// listener: over them, plain IMAP gets the BYE line and imaps a closed
-// socket (the cap sits below TLS).
+// The caps on a plain and an implicit-TLS listener: over them, plain IMAP
+// gets the BYE line and imaps a closed socket (the cap sits below TLS). A
+// plain listener is loopback only, this machine's things, so only its
+// total applies there; imaps also holds each client to its share.
 func TestIMAPConnectionCaps(t *testing.T) {
 	cfg := testNode(t)
 	cfg.IMAP = IMAPLimits{MaxConnections: 3, MaxConnectionsPerClient: 2}
 	n := startNode(t, cfg)
+	type step struct {
+		src string
+		in  bool
+	}
 	for _, l := range []struct {
-		name string
-		tls  bool
-	}{{"plain_imap", false}, {"imaps", true}} {
-		addr := n.Addr(l.name).String()
-		for i, step := range []struct {
-			src string
-			in  bool
-		}{
+		name  string
+		tls   bool
+		steps []step
+	}{
+		{"plain_imap", false, []step{
+			{"127.0.0.1", true},
+			{"127.0.0.1", true},
+			{"127.0.0.1", true},  // no share on a loopback-only listener
+			{"127.0.0.2", false}, // the total is used up
+		}},
+		{"imaps", true, []step{
 			{"127.0.0.1", true},
 			{"127.0.0.1", true},
 			{"127.0.0.1", false}, // its share is used up
 			{"127.0.0.2", true},
 			{"127.0.0.3", false}, // the total is used up
-		} {
+		}},
+	} {
+		addr := n.Addr(l.name).String()
+		for i, step := range l.steps {
 			g := imapGreeting(t, addr, step.src, l.tls)
 			want := imapRefusal
 			if l.tls {

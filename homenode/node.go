@@ -140,13 +140,14 @@ func (n *Node) bind(ctx context.Context, tlsCfg *tls.Config) (map[string]net.Lis
 		bound = append(bound, l)
 		n.bound[spec.Name] = l.Addr()
 		if spec.Protocol == "imap" {
-			if l, err = n.limitIMAP(spec, l); err != nil {
-				return nil, bound, err
-			}
-			if spec.ImplicitTLS {
+			l, err = n.capConns(l, spec, n.cfg.IMAP.MaxConnections, n.cfg.IMAP.MaxConnectionsPerClient, imapRefusal)
+			if err == nil && spec.ImplicitTLS {
 				l = tls.NewListener(l, tlsCfg)
 			}
-		} else if l, err = n.capSMTP(l, spec); err != nil {
+		} else {
+			l, err = n.capConns(l, spec, n.cfg.SMTPLimits.MaxConnections, n.cfg.SMTPLimits.MaxConnectionsPerClient, smtpRefusal)
+		}
+		if err != nil {
 			return nil, bound, err
 		}
 		specs[spec.Name] = l
@@ -154,18 +155,25 @@ func (n *Node) bind(ctx context.Context, tlsCfg *tls.Config) (map[string]net.Lis
 	return specs, bound, nil
 }
 
-// capSMTP caps an SMTP listener's connections (issue 15). Every client of a
-// plain listener is on loopback, so there the total is the only cap; an
-// implicit-TLS client gets no refusal line, it expects a handshake.
-func (n *Node) capSMTP(l net.Listener, spec ListenerSpec) (net.Listener, error) {
-	lim := connlimit.Limits{Total: n.cfg.SMTPLimits.MaxConnections, PerClient: n.cfg.SMTPLimits.MaxConnectionsPerClient}
+// Refusal lines for connections over a listener's caps.
+const (
+	smtpRefusal = "421 4.7.0 Too many connections, try again later\r\n"
+	imapRefusal = "* BYE Too many connections\r\n"
+)
+
+// capConns caps a listener's connections (issue 15), below TLS on an
+// implicit-TLS listener, whose clients get no refusal line: they expect a
+// handshake. Every client of a plain listener is on loopback, this machine
+// (the things of a router), so there the total is the only cap.
+func (n *Node) capConns(l net.Listener, spec ListenerSpec, total, perClient int, refusal string) (net.Listener, error) {
+	lim := connlimit.Limits{Total: total, PerClient: perClient}
 	if spec.Plain {
-		lim.PerClient = lim.Total
+		lim.PerClient = total
 	}
 	if !spec.ImplicitTLS {
-		lim.Refusal = "421 4.7.0 Too many connections, try again later\r\n"
+		lim.Refusal = refusal
 	}
-	cl, err := connlimit.Listen(l, lim, n.log.With("listener", spec.Name))
+	cl, err := connlimit.Listen(l, lim, n.log.With("role", spec.Protocol, "listener", spec.Name))
 	if err != nil {
 		return nil, fmt.Errorf("listen.%s: %w", spec.Name, err)
 	}
