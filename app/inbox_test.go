@@ -11,7 +11,6 @@ import (
 
 	"github.com/thingpost/thingpost/internal/testutil"
 
-
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/envelope"
