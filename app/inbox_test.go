@@ -9,11 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/thingpost/thingpost/internal/testutil"
-
 	"github.com/thingpost/thingpost/app"
 	"github.com/thingpost/thingpost/demo"
 	"github.com/thingpost/thingpost/envelope"
+	"github.com/thingpost/thingpost/internal/testutil"
 	"github.com/thingpost/thingpost/keystore"
 	"github.com/thingpost/thingpost/wire"
 )
