@@ -67,7 +67,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := clientKey(c.RemoteAddr())
+		key := ClientKey(c.RemoteAddr())
 		if why := l.take(key); why != nil {
 			l.log.Warn("connection refused", "client", c.RemoteAddr().String(), "reason", why)
 			l.refuse(c)
@@ -110,7 +110,7 @@ func (l *Listener) give(key netip.Prefix) {
 func (l *Listener) Open(addr net.Addr) (total, client int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.total, l.clients[clientKey(addr)]
+	return l.total, l.clients[ClientKey(addr)]
 }
 
 func (l *Listener) refuse(c net.Conn) {
@@ -121,9 +121,10 @@ func (l *Listener) refuse(c net.Conn) {
 	_ = c.Close()
 }
 
-// clientKey is the address's IPv4 address or IPv6 /64. Addresses that are
-// not IP (a Unix socket) share one key.
-func clientKey(a net.Addr) netip.Prefix {
+// ClientKey is the client a connection from a is counted under: its IPv4
+// address or IPv6 /64, for other per-client limits (rate limits) to match.
+// Addresses that are not IP (a Unix socket) share one key.
+func ClientKey(a net.Addr) netip.Prefix {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok {
 		return netip.Prefix{}

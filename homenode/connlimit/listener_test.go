@@ -133,8 +133,8 @@ func TestClientKey(t *testing.T) {
 		{&net.UnixAddr{Name: "/run/x", Net: "unix"}, "invalid Prefix"},
 	}
 	for _, tt := range tests {
-		if got := clientKey(tt.addr).String(); got != tt.want {
-			t.Errorf("clientKey(%v) = %s, want %s", tt.addr, got, tt.want)
+		if got := ClientKey(tt.addr).String(); got != tt.want {
+			t.Errorf("ClientKey(%v) = %s, want %s", tt.addr, got, tt.want)
 		}
 	}
 }
