@@ -65,6 +65,10 @@ type Config struct {
 	Thermostat ThermostatConfig `toml:"thermostat"`
 	Sensor     SensorConfig     `toml:"sensor"`
 	Exec       ExecConfig       `toml:"exec"`
+	// MQTT is for kinds tasmota, zigbee2mqtt and homeassistant; Shelly for
+	// kind shelly.
+	MQTT   MQTTConfig   `toml:"mqtt"`
+	Shelly ShellyConfig `toml:"shelly"`
 
 	// Notify receives the events the device has on its own, one at a time
 	// and in order, from the driver's goroutine or from a simulation call
