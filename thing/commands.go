@@ -10,6 +10,7 @@ import (
 
 	"github.com/thingpost/thingpost/envelope"
 	"github.com/thingpost/thingpost/securejoin"
+	"github.com/thingpost/thingpost/thing/driver"
 	"github.com/thingpost/thingpost/wire"
 )
 
@@ -64,7 +65,12 @@ func (a *Agent) prepare(p *Person, msg *envelope.Message) (run func(context.Cont
 		a.log.Info("command", "from", p.Addr, "role", p.Role, "cmd", cmd.String())
 		st, err := a.dev.Do(ctx, call)
 		if err != nil {
-			return wire.Refusal(&cmd, err)
+			r := wire.Refusal(&cmd, err)
+			if errors.Is(err, driver.ErrOffline) {
+				// Not a failure of the command: the person may try again.
+				r.Code = wire.CodeUnavailable
+			}
+			return r
 		}
 		return wire.Reply{OK: true, Text: st.Text, Command: &cmd, State: st.State}
 	}, nil
